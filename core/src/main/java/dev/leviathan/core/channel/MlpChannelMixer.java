@@ -1,0 +1,52 @@
+package dev.leviathan.core.channel;
+
+import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.spi.ChannelMixer;
+import dev.leviathan.core.spi.ChannelMixerProvider;
+import dev.leviathan.core.spi.LayerContext;
+import dev.leviathan.core.spi.LeviathanSpi;
+import dev.leviathan.core.spi.MixerOptions;
+import dev.leviathan.core.spi.OptionSpec;
+import java.util.List;
+import org.tensorflow.op.Ops;
+
+/**
+ * {@code mlp}: GPT-2's position-wise feed-forward network, {@code y = gelu(x W_1 + b_1) W_2 + b_2}
+ * with hidden width {@code expansion * C} (4C by default).
+ */
+public final class MlpChannelMixer implements ChannelMixerProvider {
+  @Override
+  public String name() {
+    return "mlp";
+  }
+
+  @Override
+  public String description() {
+    return "GELU feed-forward network, hidden width 4C (GPT-2)";
+  }
+
+  @Override
+  public int spiVersion() {
+    return LeviathanSpi.VERSION;
+  }
+
+  @Override
+  public List<OptionSpec> options() {
+    return List.of(
+        OptionSpec.integer("expansion", 4, 1, "hidden width as a multiple of the model width"),
+        OptionSpec.bool("bias", true, "add biases to both projections"));
+  }
+
+  @Override
+  public ChannelMixer create(LayerContext layer, MixerOptions options) {
+    Ops tf = layer.tf();
+    int c = layer.width();
+    int hidden = options.getInt("expansion") * c;
+    boolean bias = options.getBool("bias");
+    var w1 = layer.params().matrix("w1", c, hidden);
+    var b1 = bias ? layer.params().bias("b1", hidden) : null;
+    var w2 = layer.params().outputMatrix("w2", hidden, c);
+    var b2 = bias ? layer.params().bias("b2", c) : null;
+    return x -> Layers.linear(tf, Layers.gelu(tf, Layers.linear(tf, x, w1, b1)), w2, b2);
+  }
+}

@@ -1,0 +1,211 @@
+package dev.leviathan.core.model;
+
+import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.core.registry.ProviderInfo;
+import dev.leviathan.core.spi.ChannelMixer;
+import dev.leviathan.core.spi.ChannelMixerProvider;
+import dev.leviathan.core.spi.Initializer;
+import dev.leviathan.core.spi.LayerContext;
+import dev.leviathan.core.spi.MixerOptions;
+import dev.leviathan.core.spi.Parameters;
+import dev.leviathan.core.spi.TokenMixer;
+import dev.leviathan.core.spi.TokenMixerProvider;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.nn.SoftmaxCrossEntropyWithLogits;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The MetaFormer language model.
+ *
+ * <pre>
+ *   x = wte[tokens] (+ wpe[0..T))                       token (and position) embedding, dropout
+ *   for each block i:
+ *     x = x + dropout(tokenMixer_i(norm(x)))            mixes across positions
+ *     x = x + dropout(channelMixer_i(norm(x)))          mixes across channels, per position
+ *   logits = norm(x) wte^T   (or x lm_head when untied)
+ * </pre>
+ *
+ * The block knows nothing about the mixers it holds: they are looked up by name in the registry and
+ * built for their layer with their options.
+ */
+public final class LanguageModel {
+  private static final float NORM_EPS = 1e-5f;
+
+  private final Ops tf;
+  private final ModelConfig config;
+  private final ParameterStore params;
+  private final Dropout dropout;
+  private final List<Block> blocks = new ArrayList<>();
+  private final List<LayerRecord> layerRecords = new ArrayList<>();
+  private final Variable<TFloat32> wte;
+  private final Variable<TFloat32> wpe;
+  private final Variable<TFloat32> lmHead;
+  private final Norm finalNorm;
+  private final boolean causal;
+
+  /** Which provider built each layer's mixers (recorded with checkpoints). */
+  public record LayerRecord(int layer, String role, String mixer, String version, String source, MixerOptions options) {}
+
+  private record Block(Norm norm1, TokenMixer tokenMixer, Norm norm2, ChannelMixer channelMixer) {}
+
+  private final class Norm {
+    private final Variable<TFloat32> gain;
+    private final Variable<TFloat32> bias;
+
+    Norm(Parameters p) {
+      gain = p.gain("gain", config.width());
+      bias = config.norm() == NormKind.LAYERNORM ? p.bias("bias", config.width()) : null;
+    }
+
+    Operand<TFloat32> apply(Ops ops, Operand<TFloat32> x) {
+      return config.norm() == NormKind.LAYERNORM
+          ? Layers.layerNorm(ops, x, gain, bias, NORM_EPS)
+          : Layers.rmsNorm(ops, x, gain, NORM_EPS);
+    }
+  }
+
+  /**
+   * Creates the model's parameters and mixers in the graph of {@code tf}.
+   *
+   * @throws dev.leviathan.core.registry.RegistryException for an unknown mixer name
+   * @throws dev.leviathan.core.spi.InvalidMixerOptionException for a bad mixer option
+   */
+  public LanguageModel(Ops tf, ModelConfig config, MixerRegistry registry, ParameterStore params) {
+    this.tf = tf;
+    this.config = config;
+    this.params = params;
+    this.dropout = new Dropout(tf);
+    Ops top = tf.withSubScope("model");
+    Parameters p = params.scoped(top, "model");
+    wte = p.create("wte", new long[] {config.vocabSize(), config.width()}, Initializer.normal(Initializer.GPT2_STD), true);
+    wpe = config.positionEmbedding()
+        ? p.create("wpe", new long[] {config.context(), config.width()}, Initializer.normal(Initializer.GPT2_STD), true)
+        : null;
+    boolean allCausal = true;
+    for (int i = 0; i < config.layers(); i++) {
+      String blockName = "block" + i;
+      Ops blockOps = tf.withSubScope(blockName);
+      Norm n1 = new Norm(params.scoped(blockOps.withSubScope("norm1"), blockName + "/norm1"));
+      MixerSpec ts = config.tokenMixers().get(i);
+      ProviderInfo ti = registry.tokenMixerInfo(ts.name());
+      TokenMixerProvider tp = (TokenMixerProvider) ti.provider();
+      MixerOptions to = MixerOptions.resolve(tp, ts.options());
+      TokenMixer tm = tp.create(context(blockOps.withSubScope("mix"), blockName + "/mix", i), to);
+      allCausal &= tp.causal();
+      Norm n2 = new Norm(params.scoped(blockOps.withSubScope("norm2"), blockName + "/norm2"));
+      MixerSpec cs = config.channelMixers().get(i);
+      ProviderInfo ci = registry.channelMixerInfo(cs.name());
+      ChannelMixerProvider cp = (ChannelMixerProvider) ci.provider();
+      MixerOptions co = MixerOptions.resolve(cp, cs.options());
+      ChannelMixer cm = cp.create(context(blockOps.withSubScope("ffn"), blockName + "/ffn", i), co);
+      allCausal &= cp.causal();
+      blocks.add(new Block(n1, tm, n2, cm));
+      layerRecords.add(new LayerRecord(i, "token", tp.name(), tp.version(), ti.source(), to));
+      layerRecords.add(new LayerRecord(i, "channel", cp.name(), cp.version(), ci.source(), co));
+    }
+    Ops headOps = tf.withSubScope("head");
+    finalNorm = new Norm(params.scoped(headOps.withSubScope("norm"), "head/norm"));
+    lmHead = config.tieEmbeddings()
+        ? null
+        : params.scoped(headOps, "head").matrix("lm_head", config.width(), config.vocabSize());
+    this.causal = allCausal;
+  }
+
+  private LayerContext context(Ops ops, String scope, int layer) {
+    Parameters p = params.scoped(ops, scope);
+    return new LayerContext() {
+      @Override
+      public Ops tf() {
+        return ops;
+      }
+
+      @Override
+      public int width() {
+        return config.width();
+      }
+
+      @Override
+      public int context() {
+        return config.context();
+      }
+
+      @Override
+      public int layer() {
+        return layer;
+      }
+
+      @Override
+      public int layers() {
+        return config.layers();
+      }
+
+      @Override
+      public Parameters params() {
+        return p;
+      }
+
+      @Override
+      public Operand<TFloat32> dropout(Operand<TFloat32> x, double rate) {
+        return dropout.apply(ops, x, rate);
+      }
+    };
+  }
+
+  /** Logits {@code [B, T, vocab]} for tokens {@code [B, T]} with {@code T <= context}. */
+  public Operand<TFloat32> logits(Operand<TInt32> tokens) {
+    Ops f = tf.withSubScope("forward");
+    Operand<TFloat32> x = f.gather(wte, tokens, f.constant(0));
+    if (wpe != null) {
+      Operand<TInt32> t = Layers.dim(f, tokens, 1);
+      Operand<TFloat32> pos = f.slice(wpe, f.constant(new int[] {0, 0}),
+          f.stack(List.of(t, f.constant(-1))));
+      x = f.math.add(x, pos);
+    }
+    x = dropout.apply(f, x, config.dropout());
+    for (Block b : blocks) {
+      x = f.math.add(x, dropout.apply(f, b.tokenMixer().apply(b.norm1().apply(f, x)), config.dropout()));
+      x = f.math.add(x, dropout.apply(f, b.channelMixer().apply(b.norm2().apply(f, x)), config.dropout()));
+    }
+    x = finalNorm.apply(f, x);
+    return lmHead == null ? Layers.linearTransposed(f, x, wte) : Layers.linear(f, x, lmHead, null);
+  }
+
+  /** Mean cross-entropy in nats of {@code logits [B, T, V]} against {@code targets [B, T]}. */
+  public Operand<TFloat32> loss(Operand<TFloat32> logits, Operand<TInt32> targets) {
+    Ops f = tf.withSubScope("loss");
+    int v = config.vocabSize();
+    Operand<TFloat32> flat = f.reshape(logits, f.constant(new int[] {-1, v}));
+    Operand<TFloat32> labels = f.oneHot(f.reshape(targets, f.constant(new int[] {-1})), f.constant(v),
+        f.constant(1f), f.constant(0f));
+    SoftmaxCrossEntropyWithLogits<TFloat32> ce = f.nn.softmaxCrossEntropyWithLogits(flat, labels);
+    return f.math.mean(ce.loss(), f.constant(0));
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public ParameterStore parameters() {
+    return params;
+  }
+
+  public Dropout dropout() {
+    return dropout;
+  }
+
+  /** Whether every mixer in the stack is causal (required for language modelling). */
+  public boolean causal() {
+    return causal;
+  }
+
+  /** One record per (layer, role): which provider built it, its version, source and options. */
+  public List<LayerRecord> layers() {
+    return List.copyOf(layerRecords);
+  }
+}
