@@ -1,0 +1,107 @@
+package dev.leviathan.app;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
+
+/**
+ * Entry point of {@code leviathan}. Builds the Guice injector (registry with built-in and plugin mixers,
+ * trainer, commands) and runs the picocli command line. Every failure becomes one line on stderr and a
+ * non-zero exit code; {@code --debug} adds the stack trace.
+ */
+public final class Main {
+  /** Exit code for bad input (config, data, checkpoint, arguments at run time). */
+  public static final int EXIT_ERROR = 1;
+  /** Exit code for command-line usage errors. */
+  public static final int EXIT_USAGE = 2;
+  /** Exit code after Ctrl-C (a checkpoint was written). */
+  public static final int EXIT_INTERRUPTED = 130;
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    System.setProperty("java.awt.headless", "true");
+    int code = run(args, System.out, System.err, System.getenv(), Path.of("").toAbsolutePath(), true);
+    System.exit(code);
+  }
+
+  /** Runs the CLI in-process (tests use this) and returns the exit code. */
+  public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> env, Path workingDir,
+      boolean installSignalHandler) {
+    boolean debug = List.of(args).contains("--debug");
+    Injector injector;
+    try {
+      AppModule module = new AppModule(out, err, env, workingDir, pluginDirs(args), installSignalHandler);
+      injector = Guice.createInjector(module);
+    } catch (RuntimeException e) {
+      Throwable cause = Errors.unwrap(e);
+      err.println("error: " + Errors.message(cause));
+      if (debug) {
+        cause.printStackTrace(err);
+      }
+      return EXIT_ERROR;
+    }
+    CommandLine cli = new CommandLine(LeviathanCommand.class, new GuiceFactory(injector));
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    cli.setCaseInsensitiveEnumValuesAllowed(true);
+    cli.setParameterExceptionHandler((ex, a) -> {
+      err.println("error: " + ex.getMessage().lines().findFirst().orElse("") + " (see: leviathan "
+          + commandPath(ex.getCommandLine()) + "--help)");
+      return EXIT_USAGE;
+    });
+    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      Throwable cause = Errors.unwrap(ex);
+      err.println("error: " + Errors.message(cause));
+      if (debug) {
+        cause.printStackTrace(err);
+      }
+      return EXIT_ERROR;
+    });
+    return cli.execute(args);
+  }
+
+  private static String commandPath(CommandLine cl) {
+    List<String> names = new ArrayList<>();
+    for (CommandLine c = cl; c != null && c.getParent() != null; c = c.getParent()) {
+      names.add(0, c.getCommandName());
+    }
+    return names.isEmpty() ? "" : String.join(" ", names) + " ";
+  }
+
+  /** The values of every {@code --plugins DIR} / {@code --plugins=DIR} (needed before parsing). */
+  static List<Path> pluginDirs(String[] args) {
+    List<Path> dirs = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--plugins") && i + 1 < args.length) {
+        dirs.add(Path.of(args[++i]));
+      } else if (args[i].startsWith("--plugins=")) {
+        dirs.add(Path.of(args[i].substring("--plugins=".length())));
+      }
+    }
+    return dirs;
+  }
+
+  /** Creates picocli commands through Guice. */
+  static final class GuiceFactory implements CommandLine.IFactory {
+    private final Injector injector;
+
+    GuiceFactory(Injector injector) {
+      this.injector = injector;
+    }
+
+    @Override
+    public <K> K create(Class<K> type) throws Exception {
+      if (type.getName().startsWith("dev.leviathan.")) {
+        return injector.getInstance(type);
+      }
+      return CommandLine.defaultFactory().create(type);
+    }
+  }
+}

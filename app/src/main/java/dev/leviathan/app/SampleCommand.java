@@ -1,0 +1,58 @@
+package dev.leviathan.app;
+
+import com.google.inject.Inject;
+import com.google.inject.name.Named;
+import dev.leviathan.trainer.Sampler;
+import dev.leviathan.trainer.Trainer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code leviathan sample}. */
+@Command(name = "sample", mixinStandardHelpOptions = true, description = "Generate text from a trained run.")
+final class SampleCommand implements Callable<Integer> {
+  @Option(names = "--run", required = true, paramLabel = "DIR", description = "Run directory written by train.")
+  Path run;
+
+  @Option(names = "--prompt", paramLabel = "TEXT", description = "Text to continue (default: a new line).")
+  String prompt = "";
+
+  @Option(names = "--tokens", paramLabel = "N", description = "Number of new tokens (default: ${DEFAULT-VALUE}).")
+  int tokens = 500;
+
+  @Option(names = "--temperature", paramLabel = "T", description = "Softmax temperature (default: ${DEFAULT-VALUE}).")
+  double temperature = 0.8;
+
+  @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K likeliest tokens; 0 = all (default).")
+  int topK = 0;
+
+  @Option(names = "--seed", paramLabel = "N", description = "Random seed (default: ${DEFAULT-VALUE}).")
+  long seed = 1337;
+
+  @Option(names = "--checkpoint", paramLabel = "last|best", description = "Which checkpoint (default: ${DEFAULT-VALUE}).")
+  String checkpoint = "last";
+
+  private final Trainer trainer;
+  private final PrintStream out;
+  private final Path workingDir;
+
+  @Inject
+  SampleCommand(Trainer trainer, @Named("out") PrintStream out, @Named("workingDir") Path workingDir) {
+    this.trainer = trainer;
+    this.out = out;
+    this.workingDir = workingDir;
+  }
+
+  @Override
+  public Integer call() {
+    if (tokens < 0) {
+      throw new IllegalArgumentException("--tokens must be >= 0, got " + tokens);
+    }
+    try (Trainer.LoadedRun loaded = trainer.open(workingDir.resolve(run), checkpoint)) {
+      out.println(new Sampler(loaded.runtime(), loaded.tokenizer()).sample(prompt, tokens, temperature, topK, seed));
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,156 @@
+package dev.leviathan.trainer;
+
+import dev.leviathan.core.model.Gradients;
+import dev.leviathan.core.model.LanguageModel;
+import dev.leviathan.core.model.ModelConfig;
+import dev.leviathan.core.model.ParameterStore;
+import dev.leviathan.core.registry.MixerRegistry;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * One graph and session holding the model, its loss, gradients and AdamW update, and a forward pass
+ * for sampling. A training step is one {@code Session.run}: forward, loss, gradients, clipping, update.
+ */
+public final class ModelRuntime implements AutoCloseable {
+  private final Graph graph = new Graph();
+  private final Session session;
+  private final LanguageModel model;
+  private final ParameterStore params;
+  private final Placeholder<TInt32> inputs;
+  private final Placeholder<TInt32> targets;
+  private final Operand<TFloat32> loss;
+  private final AdamW adamw;
+  private final Placeholder<TInt32> prompt;
+  private final Operand<TFloat32> lastLogits;
+  private final ModelConfig config;
+
+  /** Step result: loss before the update and the gradient norm before clipping. */
+  public record StepResult(double loss, double gradNorm) {}
+
+  public ModelRuntime(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
+    this.config = config;
+    Ops tf = Ops.create(graph);
+    params = new ParameterStore(config.layers());
+    model = new LanguageModel(tf, config, registry, params);
+    inputs = tf.withName("inputs").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
+    targets = tf.withName("targets").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
+    loss = tf.withName("loss").identity(model.loss(model.logits(inputs), targets));
+    if (withOptimizer) {
+      List<Operand<TFloat32>> grads = Gradients.of(tf, loss, params.all());
+      adamw = new AdamW(tf, params.all(), grads, train.beta1, train.beta2, train.eps, train.weightDecay, train.gradClip);
+    } else {
+      adamw = null;
+    }
+    prompt = tf.withName("prompt").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, -1)));
+    Operand<TFloat32> logits = model.logits(prompt);
+    Operand<TInt32> t = tf.shape(prompt);
+    Operand<TInt32> last = tf.math.sub(tf.gather(t, tf.constant(1), tf.constant(0)), tf.constant(1));
+    lastLogits = tf.reshape(
+        tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
+        tf.constant(new int[] {-1}));
+    ConfigProto.Builder cp = ConfigProto.newBuilder();
+    if (train.intraOpThreads > 0) {
+      cp.setIntraOpParallelismThreads(train.intraOpThreads);
+    }
+    if (train.interOpThreads > 0) {
+      cp.setInterOpParallelismThreads(train.interOpThreads);
+    }
+    session = new Session(graph, cp.build());
+  }
+
+  /** Fresh parameters from {@code seed} and zero optimiser state. */
+  public void initialize(long seed) {
+    params.initialize(session, seed);
+    if (adamw != null) {
+      Session.Runner r = session.runner();
+      adamw.initializers().forEach(r::addTarget);
+      r.run().close();
+    }
+  }
+
+  public LanguageModel model() {
+    return model;
+  }
+
+  public ParameterStore parameters() {
+    return params;
+  }
+
+  public Session session() {
+    return session;
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** One optimisation step ({@code step} is 0-based) on a batch of {@code batch} windows. */
+  public StepResult step(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed) {
+    try (TInt32 xt = tokens(x, batch); TInt32 yt = tokens(y, batch);
+        TFloat32 lrT = TFloat32.scalarOf((float) lr);
+        TFloat32 c1 = TFloat32.scalarOf(adamw.correction1(step + 1));
+        TFloat32 c2 = TFloat32.scalarOf(adamw.correction2(step + 1));
+        org.tensorflow.types.TBool training = org.tensorflow.types.TBool.scalarOf(true);
+        TInt64 seed = TInt64.vectorOf(dropoutSeed, step)) {
+      Session.Runner r = session.runner()
+          .feed(inputs, xt).feed(targets, yt)
+          .feed(adamw.lr(), lrT).feed(adamw.correction1(), c1).feed(adamw.correction2(), c2)
+          .feed(model.dropout().training(), training).feed(model.dropout().seed(), seed)
+          .fetch(loss).fetch(adamw.gradNorm());
+      adamw.updates().forEach(r::addTarget);
+      try (Result res = r.run()) {
+        return new StepResult(((TFloat32) res.get(0)).getFloat(), ((TFloat32) res.get(1)).getFloat());
+      }
+    }
+  }
+
+  /** Mean loss (nats) on a batch, without dropout and without updating. */
+  public double loss(int[] x, int[] y, int batch) {
+    try (TInt32 xt = tokens(x, batch); TInt32 yt = tokens(y, batch);
+        Result res = session.runner().feed(inputs, xt).feed(targets, yt).fetch(loss).run()) {
+      return ((TFloat32) res.get(0)).getFloat();
+    }
+  }
+
+  /** Logits of the next token after {@code context} (at most the model's context). */
+  public float[] nextLogits(int[] context) {
+    try (TInt32 p = TInt32.tensorOf(Shape.of(1, context.length), DataBuffers.of(context, true, false));
+        Result res = session.runner().feed(prompt, p).fetch(lastLogits).run()) {
+      TFloat32 t = (TFloat32) res.get(0);
+      float[] out = new float[(int) t.size()];
+      t.copyTo(DataBuffers.of(out, false, false));
+      return out;
+    }
+  }
+
+  private TInt32 tokens(int[] data, int batch) {
+    return TInt32.tensorOf(Shape.of(batch, config.context()), DataBuffers.of(data, true, false));
+  }
+
+  /** Saves every variable (parameters and optimiser moments) under {@code prefix}. */
+  public void save(String prefix) {
+    session.save(prefix);
+  }
+
+  public void restore(String prefix) {
+    session.restore(prefix);
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}
