@@ -49,6 +49,8 @@ public final class TrainConfig {
   @JsonProperty("lr") public double lr = 1e-3;
   @JsonProperty("min-lr") public double minLr = 1e-4;
   @JsonProperty("warmup") public int warmup = 100;
+  /** Step at which the cosine decay reaches min-lr; 0 = steps. */
+  @JsonProperty("decay-steps") public int decaySteps = 0;
   @JsonProperty("weight-decay") public double weightDecay = 0.1;
   @JsonProperty("beta1") public double beta1 = 0.9;
   @JsonProperty("beta2") public double beta2 = 0.99;
@@ -81,6 +83,7 @@ public final class TrainConfig {
     positive("eval-iters", evalIters);
     positive("checkpoint-interval", checkpointInterval);
     nonNegative("warmup", warmup);
+    nonNegative("decay-steps", decaySteps);
     nonNegative("sample-tokens", sampleTokens);
     nonNegative("intra-op-threads", intraOpThreads);
     nonNegative("inter-op-threads", interOpThreads);
@@ -118,6 +121,11 @@ public final class TrainConfig {
     }
     tokenMixerSpecs();
     return this;
+  }
+
+  /** The learning-rate schedule. */
+  public LearningRate schedule() {
+    return new LearningRate(lr, minLr, warmup, decaySteps > 0 ? decaySteps : steps);
   }
 
   /** The model config for a corpus with {@code vocabSize} tokens. */

@@ -117,7 +117,7 @@ public final class Trainer {
       listener.started(new TrainingListener.Start(rt.parameters().count(), tokensPerStep, device, cfg.mixerLabel(),
           startStep, cfg.steps, runDir, resume));
 
-      LearningRate schedule = new LearningRate(cfg.lr, cfg.minLr, cfg.warmup, cfg.steps);
+      LearningRate schedule = cfg.schedule();
       Batches evalTrain = new Batches(corpus.train(), cfg.context, cfg.batch, cfg.seed, 2);
       Batches evalVal = new Batches(corpus.val(), cfg.context, cfg.batch, cfg.seed, 3);
       long t0 = System.nanoTime();
