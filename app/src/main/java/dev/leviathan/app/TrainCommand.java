@@ -88,10 +88,14 @@ final class TrainCommand implements Callable<Integer> {
   public Integer call() {
     found.problems().forEach(p -> stderr.println("warning: " + p));
     Path runDir = resume ? resumeDir() : null;
-    List<String> overrides = new ArrayList<>(sets);
+    Path base = config != null ? workingDir.resolve(config) : resume ? runDir.resolve("config.yaml") : null;
+    List<String> overrides = new ArrayList<>();
     if (mixer != null) {
       overrides.add("token-mixer=" + mixer);
       overrides.add("token-mixers=[]");
+      if (!mixer.equals(ConfigLoader.load(base, List.of()).tokenMixer)) {
+        overrides.add("token-mixer-options={}"); // the config's options belong to its own mixer
+      }
     }
     if (data != null) {
       overrides.add("data=" + workingDir.resolve(data).normalize());
@@ -105,7 +109,7 @@ final class TrainCommand implements Callable<Integer> {
     if (allowNoncausal) {
       overrides.add("allow-noncausal=true");
     }
-    Path base = config != null ? workingDir.resolve(config) : resume ? runDir.resolve("config.yaml") : null;
+    overrides.addAll(sets);
     TrainConfig cfg = ConfigLoader.load(base, overrides);
     if (printConfig) {
       stdout.print(ConfigLoader.toYaml(cfg));
