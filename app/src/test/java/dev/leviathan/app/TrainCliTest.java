@@ -119,6 +119,23 @@ class TrainCliTest {
     assertFalse(Files.exists(work.resolve("runs").resolve("x")));
   }
 
+  @Test
+  void nonCausalMixerIsRefusedUnlessAllowedAndThenWarnsOnEveryEvaluation() throws Exception {
+    Cli refused = Cli.run(work, tiny("train", "--data", "slice.txt", "--mixer", "correlation-literal", "--out", "runs/nc"));
+    assertEquals(1, refused.code(), refused.toString());
+    assertTrue(refused.err().startsWith("error: the mixer stack correlation-literal is not causal"), refused.err());
+    assertTrue(refused.err().contains("pass --allow-noncausal"), refused.err());
+    assertFalse(Files.exists(work.resolve("runs/nc")), "nothing written");
+    Cli allowed = Cli.run(work, tiny("train", "--data", "slice.txt", "--mixer", "correlation-literal", "--out", "runs/nc",
+        "--steps", "20", "--allow-noncausal", "--set", "token-mixer-options.heads=2"));
+    assertEquals(0, allowed.code(), allowed.toString());
+    List<String> evals = allowed.out().lines().filter(l -> l.startsWith("eval step")).toList();
+    assertEquals(2, evals.size(), allowed.out());
+    for (String line : evals) {
+      assertTrue(line.contains("WARNING: non-causal mixer: the loss is not a valid language-modelling loss"), line);
+    }
+  }
+
   static void copyTree(Path from, Path to) throws Exception {
     try (var s = Files.walk(from)) {
       for (Path p : s.toList()) {
