@@ -79,7 +79,7 @@ class ConfigLoaderTest {
 
   @Test
   void shippedPresetsLoad() {
-    for (String name : List.of("nanogpt-cpu.yaml", "tiny-test.yaml")) {
+    for (String name : List.of("nanogpt-cpu.yaml", "tiny-test.yaml", "mml.yaml")) {
       Path p = Path.of("..", "configs", name);
       TrainConfig c = ConfigLoader.load(p, List.of());
       assertTrue(c.steps > 0, name);
