@@ -5,7 +5,6 @@ import dev.leviathan.core.spi.Parameters;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Max;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -58,8 +57,8 @@ public final class BitLinear {
   private final int in;
   private final int out;
   private final boolean quantize;
-  private final Variable<TFloat32> weight;
-  private final Variable<TFloat32> gain;
+  private final Operand<TFloat32> weight;
+  private final Operand<TFloat32> gain;
   private final Operand<TFloat32> effectiveWeight;
   private final QuantizedWeight quantized;
 
@@ -146,12 +145,12 @@ public final class BitLinear {
   }
 
   /** The latent full-precision weight {@code w_<name>} ({@code [in, out]}). */
-  public Variable<TFloat32> latentWeight() {
+  public Operand<TFloat32> latentWeight() {
     return weight;
   }
 
   /** The RMSNorm gain {@code norm_<name>} ({@code [in]}). */
-  public Variable<TFloat32> gain() {
+  public Operand<TFloat32> gain() {
     return gain;
   }
 

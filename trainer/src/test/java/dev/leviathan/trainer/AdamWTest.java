@@ -66,8 +66,10 @@ class AdamWTest {
       Parameters p = store.scoped(tf.withSubScope("toy"), "toy");
       var w = p.create("w", new long[] {1}, Initializer.constant(0.7f), true);
       var b = p.create("b", new long[] {1}, Initializer.constant(-0.4f), false);
+      // squaring a parameter directly also guards against reference-typed reads: Square's C++ gradient
+      // crashes the process on a float_ref input
       Operand<TFloat32> loss = tf.math.add(
-          tf.math.mul(tf.constant(3f), tf.sum(tf.math.square(tf.identity(w)), tf.constant(0))),
+          tf.math.mul(tf.constant(3f), tf.sum(tf.math.square(w), tf.constant(0))),
           tf.math.mul(tf.constant(2f), tf.sum(b, tf.constant(0))));
       List<Parameter> params = store.all();
       AdamW opt = new AdamW(tf, params, Gradients.of(tf, loss, params), B1, B2, EPS, WD, clip);

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.nn.SoftmaxCrossEntropyWithLogits;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -43,9 +42,9 @@ public final class LanguageModel {
   private final Dropout dropout;
   private final List<Block> blocks = new ArrayList<>();
   private final List<LayerRecord> layerRecords = new ArrayList<>();
-  private final Variable<TFloat32> wte;
-  private final Variable<TFloat32> wpe;
-  private final Variable<TFloat32> lmHead;
+  private final Operand<TFloat32> wte;
+  private final Operand<TFloat32> wpe;
+  private final Operand<TFloat32> lmHead;
   private final Norm finalNorm;
   private final boolean causal;
 
@@ -55,8 +54,8 @@ public final class LanguageModel {
   private record Block(Norm norm1, TokenMixer tokenMixer, Norm norm2, ChannelMixer channelMixer) {}
 
   private final class Norm {
-    private final Variable<TFloat32> gain;
-    private final Variable<TFloat32> bias;
+    private final Operand<TFloat32> gain;
+    private final Operand<TFloat32> bias;
 
     Norm(Parameters p) {
       gain = p.gain("gain", config.width());

@@ -42,7 +42,7 @@ public final class ParameterStore {
   public Parameters scoped(Ops tf, String scope) {
     return new Parameters() {
       @Override
-      public Variable<TFloat32> create(String name, long[] shape, Initializer init, boolean decay) {
+      public Operand<TFloat32> create(String name, long[] shape, Initializer init, boolean decay) {
         return ParameterStore.this.create(tf, scope, name, shape, init, decay);
       }
 
@@ -53,7 +53,7 @@ public final class ParameterStore {
     };
   }
 
-  private Variable<TFloat32> create(
+  private Operand<TFloat32> create(
       Ops tf, String scope, String name, long[] shape, Initializer init, boolean decay) {
     if (!SHORT_NAME.matcher(name).matches()) {
       throw new IllegalArgumentException(
@@ -77,7 +77,9 @@ public final class ParameterStore {
     parameters.put(full, new Parameter(full, shape.clone(), init, decay, v));
     feeds.put(full, feed);
     assigns.put(full, tf.withName(name + "_assign").assign(v, feed));
-    return v;
+    // Reading through Identity gives consumers a float tensor, not a float_ref: some of TensorFlow's C++
+    // gradient functions (Square's, for one) crash the process on a reference-typed input.
+    return tf.withName(name + "_read").identity(v);
   }
 
   public List<Parameter> all() {

@@ -3,7 +3,6 @@ package dev.leviathan.core.nn;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -68,7 +67,7 @@ public final class Layers {
 
   /** LayerNorm over the last axis with gain and (optional) bias. */
   public static Operand<TFloat32> layerNorm(
-      Ops tf, Operand<TFloat32> x, Variable<TFloat32> gain, Variable<TFloat32> bias, float eps) {
+      Ops tf, Operand<TFloat32> x, Operand<TFloat32> gain, Operand<TFloat32> bias, float eps) {
     Operand<TInt32> last = tf.constant(-1);
     Operand<TFloat32> mean = tf.math.mean(x, last, org.tensorflow.op.math.Mean.keepDims(true));
     Operand<TFloat32> centred = tf.math.sub(x, mean);

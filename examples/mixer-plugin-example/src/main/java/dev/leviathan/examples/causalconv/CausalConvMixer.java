@@ -12,7 +12,6 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Squeeze;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -72,11 +71,11 @@ public final class CausalConvMixer implements TokenMixerProvider {
     boolean bias = options.getBool("bias");
     Ops tf = layer.tf();
     double bound = 1.0 / Math.sqrt(kernel);
-    Variable<TFloat32> w = layer.params().create(
+    Operand<TFloat32> w = layer.params().create(
         "w_conv", new long[] {kernel, c}, Initializer.uniform(-bound, bound), true);
-    Variable<TFloat32> bConv = bias ? layer.params().bias("b_conv", c) : null;
-    Variable<TFloat32> wo = layer.params().outputMatrix("w_o", c, c);
-    Variable<TFloat32> bo = bias ? layer.params().bias("b_o", c) : null;
+    Operand<TFloat32> bConv = bias ? layer.params().bias("b_conv", c) : null;
+    Operand<TFloat32> wo = layer.params().outputMatrix("w_o", c, c);
+    Operand<TFloat32> bo = bias ? layer.params().bias("b_o", c) : null;
     return x -> {
       // Left-pad K-1 zeros in time; the VALID convolution then reads x_{t-K+1} .. x_t for output t.
       Operand<TFloat32> padded = tf.pad(x, tf.constant(new int[][] {{0, 0}, {kernel - 1, 0}, {0, 0}}),
