@@ -12,7 +12,9 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Train and compare language models whose token mixer is a plug-in.",
-    subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, MixersCommand.class})
+    subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, MixersCommand.class,
+        ExportCommand.class, dev.leviathan.app.bench.BenchCommand.class,
+        dev.leviathan.app.bench.CompareCommand.class})
 public final class LeviathanCommand implements Runnable {
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces on errors.")
   boolean debug;
