@@ -49,11 +49,19 @@ public final class Checkpoints {
   public Path save(String name, ModelRuntime runtime, CheckpointState state) {
     try {
       Files.createDirectories(root);
+      resolve(name);
+      try (DirectoryStream<Path> stale = Files.newDirectoryStream(root, ".tmp-" + name + "-*")) {
+        for (Path p : stale) {
+          deleteTree(p); // left by a writer that died before its rename
+        }
+      }
       Path tmp = Files.createTempDirectory(root, ".tmp-" + name + "-");
       runtime.save(tmp.resolve(VARIABLES).toString());
       Files.writeString(tmp.resolve(STATE), JSON.writeValueAsString(state), StandardCharsets.UTF_8);
       writeChecksums(tmp);
       Path target = root.resolve(name);
+      // Move the previous checkpoint aside, the new one in, then delete the previous one: at every
+      // moment a complete checkpoint exists (resolve() puts a moved-aside one back after a crash).
       Path old = null;
       if (Files.exists(target)) {
         old = root.resolve(".old-" + name + "-" + System.nanoTime());
@@ -66,31 +74,6 @@ public final class Checkpoints {
       return target;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write checkpoint '" + name + "' in " + root + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** Copies checkpoint {@code from} to {@code to} (e.g. last -> best) with the same atomic protocol. */
-  public void copy(String from, String to) {
-    try {
-      Path src = root.resolve(from);
-      Path tmp = Files.createTempDirectory(root, ".tmp-" + to + "-");
-      try (Stream<Path> files = Files.list(src)) {
-        for (Path f : files.toList()) {
-          Files.copy(f, tmp.resolve(f.getFileName()));
-        }
-      }
-      Path target = root.resolve(to);
-      Path old = null;
-      if (Files.exists(target)) {
-        old = root.resolve(".old-" + to + "-" + System.nanoTime());
-        move(target, old);
-      }
-      move(tmp, target);
-      if (old != null) {
-        deleteTree(old);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot copy checkpoint " + from + " to " + to + ": " + e.getMessage(), e);
     }
   }
 
