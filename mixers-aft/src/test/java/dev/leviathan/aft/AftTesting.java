@@ -1,0 +1,177 @@
+package dev.leviathan.aft;
+
+import dev.leviathan.core.testing.MixerHarness;
+import java.util.Map;
+import java.util.Random;
+
+/** Plain-loop AFT reference in double precision and parameter helpers shared by the AFT tests. */
+final class AftTesting {
+  private AftTesting() {}
+
+  /** The position bias {@code w[t, u]} (for {@code u <= t}) seen by key {@code key}. */
+  @FunctionalInterface
+  interface Bias {
+    double at(int t, int u, int key);
+  }
+
+  /**
+   * The AFT equation with loops over t and t', double precision:
+   * {@code q, k, v = x W_qkv} (widths C, {@code keys}, C), channel j uses key {@code j / (C / keys)},
+   * {@code y_t = sigmoid(q_t) sum_{u<=t} exp(k_u + w[t,u]) v_u / sum_{u<=t} exp(k_u + w[t,u])},
+   * {@code out = y W_o}. Exponents are shifted by their row maximum (in double) so any key is exact.
+   */
+  static float[][][] reference(float[][][] x, float[] wqkv, float[] wo, int keys, Bias bias) {
+    int b = x.length, t = x[0].length, c = x[0][0].length;
+    int cols = 2 * c + keys;
+    int perKey = c / keys;
+    float[][][] out = new float[b][t][c];
+    for (int bi = 0; bi < b; bi++) {
+      double[][] p = new double[t][cols];
+      for (int s = 0; s < t; s++) {
+        for (int o = 0; o < cols; o++) {
+          double acc = 0;
+          for (int i = 0; i < c; i++) {
+            acc += (double) x[bi][s][i] * wqkv[i * cols + o];
+          }
+          p[s][o] = acc;
+        }
+      }
+      double[][] y = new double[t][c];
+      for (int s = 0; s < t; s++) {
+        for (int j = 0; j < c; j++) {
+          int key = j / perKey;
+          double[] a = new double[s + 1];
+          double max = Double.NEGATIVE_INFINITY;
+          for (int u = 0; u <= s; u++) {
+            a[u] = p[u][c + key] + bias.at(s, u, key);
+            max = Math.max(max, a[u]);
+          }
+          double num = 0, den = 0;
+          for (int u = 0; u <= s; u++) {
+            double weight = Math.exp(a[u] - max);
+            num += weight * p[u][c + keys + j];
+            den += weight;
+          }
+          y[s][j] = num / den / (1 + Math.exp(-p[s][j]));
+        }
+      }
+      for (int s = 0; s < t; s++) {
+        for (int o = 0; o < c; o++) {
+          double acc = 0;
+          for (int i = 0; i < c; i++) {
+            acc += y[s][i] * wo[i * c + o];
+          }
+          out[bi][s][o] = (float) acc;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** {@code w = U V^T} from the factors {@code pos_u}, {@code pos_v} of a harness. */
+  static double[][] factoredBias(MixerHarness h) {
+    long[] shape = h.shape("pos_u");
+    double[][] u = MixerHarness.matrix(h.parameters().get("pos_u"), shape);
+    double[][] v = MixerHarness.matrix(h.parameters().get("pos_v"), shape);
+    double[][] w = new double[u.length][v.length];
+    for (int t = 0; t < u.length; t++) {
+      for (int s = 0; s < v.length; s++) {
+        for (int r = 0; r < shape[1]; r++) {
+          w[t][s] += u[t][r] * v[s][r];
+        }
+      }
+    }
+    return w;
+  }
+
+  /** Sets every parameter to N(0, std^2) (larger than the init, so the mixer is far from trivial). */
+  static void randomise(MixerHarness h, Random rnd, double std) {
+    for (String name : h.parameterNames()) {
+      float[] v = h.parameters().get(name);
+      for (int i = 0; i < v.length; i++) {
+        v[i] = (float) (rnd.nextGaussian() * std);
+      }
+      h.set(name, v);
+    }
+  }
+
+  /**
+   * Replaces the key columns of {@code w_qkv} (C x (2C + keys), keys after the C query columns) by
+   * {@code scale} times the first {@code keys} unit vectors: key i of token t is {@code scale x_t[i]}.
+   */
+  static void setKeyColumns(MixerHarness h, int keys, float scale) {
+    float[] w = h.parameters().get("w_qkv");
+    int c = h.width;
+    int cols = 2 * c + keys;
+    for (int i = 0; i < c; i++) {
+      for (int k = 0; k < keys; k++) {
+        w[i * cols + c + k] = i == k ? scale : 0f;
+      }
+    }
+    h.set("w_qkv", w);
+  }
+
+  /** Multiplies the key columns of {@code w_qkv} by {@code factor}. */
+  static void scaleKeyColumns(MixerHarness h, int keys, float factor) {
+    float[] w = h.parameters().get("w_qkv");
+    int c = h.width;
+    int cols = 2 * c + keys;
+    for (int i = 0; i < c; i++) {
+      for (int k = 0; k < keys; k++) {
+        w[i * cols + c + k] *= factor;
+      }
+    }
+    h.set("w_qkv", w);
+  }
+
+  /**
+   * Inputs whose entries are multiples of 1/64 in {@code [low, high]}, so that {@code 50 x} is exact
+   * in float32 and keys set by {@link #setKeyColumns} carry no rounding error.
+   */
+  static float[][][] gridInputs(Random rnd, int b, int t, int c, double low, double high) {
+    float[][][] x = new float[b][t][c];
+    int lo = (int) Math.ceil(low * 64), hi = (int) Math.floor(high * 64);
+    for (float[][] m : x) {
+      for (float[] row : m) {
+        for (int i = 0; i < c; i++) {
+          row[i] = (lo + rnd.nextInt(hi - lo + 1)) / 64f;
+        }
+      }
+    }
+    return x;
+  }
+
+  /** Asserts every entry is finite. */
+  static void assertFinite(float[][][] y) {
+    for (float[][] m : y) {
+      for (float[] row : m) {
+        for (float f : row) {
+          if (!Float.isFinite(f)) {
+            throw new AssertionError("non-finite output " + f);
+          }
+        }
+      }
+    }
+  }
+
+  /** Copies the named parameters from one harness to another. */
+  static void copy(MixerHarness from, MixerHarness to, String... names) {
+    Map<String, float[]> values = from.parameters();
+    for (String n : names) {
+      to.set(n, values.get(n));
+    }
+  }
+
+  /** Largest absolute difference between two arrays. */
+  static double maxDifference(float[][][] a, float[][][] b) {
+    double m = 0;
+    for (int i = 0; i < a.length; i++) {
+      for (int j = 0; j < a[i].length; j++) {
+        for (int k = 0; k < a[i][j].length; k++) {
+          m = Math.max(m, Math.abs(a[i][j][k] - b[i][j][k]));
+        }
+      }
+    }
+    return m;
+  }
+}
