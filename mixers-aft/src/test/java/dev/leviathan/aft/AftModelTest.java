@@ -46,15 +46,7 @@ class AftModelTest {
   private static ModelChecks perturbed(String mixer, Random rnd) {
     ModelChecks m = new ModelChecks(MixerRegistry.discover(), tiny(mixer), 3);
     // (gamma = beta = 0 at init would give the aft-conv kernel no gradient yet)
-    Map<String, float[]> values = m.store().read(m.session());
-    values.replaceAll((k, v) -> {
-      float[] w = v.clone();
-      for (int i = 0; i < w.length; i++) {
-        w[i] += (float) (rnd.nextGaussian() * 0.3);
-      }
-      return w;
-    });
-    m.store().set(m.session(), values);
+    m.perturbParameters(rnd, 0.3);
     return m;
   }
 

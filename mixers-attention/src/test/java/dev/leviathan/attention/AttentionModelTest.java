@@ -36,15 +36,7 @@ class AttentionModelTest {
       try (ModelChecks m = new ModelChecks(MixerRegistry.discover(), tiny(channel), 3)) {
         // scale weights up from the 0.02 init so finite differences are well above float32 noise
         Random rnd = new Random(4);
-        Map<String, float[]> values = m.store().read(m.session());
-        values.replaceAll((k, v) -> {
-          float[] w = v.clone();
-          for (int i = 0; i < w.length; i++) {
-            w[i] += (float) (rnd.nextGaussian() * 0.3);
-          }
-          return w;
-        });
-        m.store().set(m.session(), values);
+        m.perturbParameters(rnd, 0.3);
         int[][] x = m.randomTokens(rnd, 2, 6);
         int[][] y = m.randomTokens(rnd, 2, 6);
         m.checkGradients(x, y, 1e-2, 3e-2, 3, 5);

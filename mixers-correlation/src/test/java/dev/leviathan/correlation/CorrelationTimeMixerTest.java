@@ -119,15 +119,7 @@ class CorrelationTimeMixerTest {
         .channelMixer(MixerSpec.of("mlp")).build();
     try (ModelChecks m = new ModelChecks(TinyTraining.registry(provider), config, 3)) {
       Random rnd = new Random(6);
-      Map<String, float[]> values = m.store().read(m.session());
-      values.replaceAll((k, v) -> {
-        float[] w = v.clone();
-        for (int i = 0; i < w.length; i++) {
-          w[i] += (float) (rnd.nextGaussian() * 0.3);
-        }
-        return w;
-      });
-      m.store().set(m.session(), values);
+      m.perturbParameters(rnd, 0.3);
       m.checkGradients(m.randomTokens(rnd, 2, 6), m.randomTokens(rnd, 2, 6), 1e-2, 3e-2, 3, 5);
     }
   }

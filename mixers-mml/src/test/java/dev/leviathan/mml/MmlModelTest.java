@@ -37,15 +37,7 @@ class MmlModelTest {
     try (ModelChecks m = new ModelChecks(MixerRegistry.discover(), mml("off"), 3)) {
       // scale weights up from the 0.02 init so finite differences are well above float32 noise
       Random rnd = new Random(4);
-      Map<String, float[]> values = m.store().read(m.session());
-      values.replaceAll((k, v) -> {
-        float[] w = v.clone();
-        for (int i = 0; i < w.length; i++) {
-          w[i] += (float) (rnd.nextGaussian() * 0.3);
-        }
-        return w;
-      });
-      m.store().set(m.session(), values);
+      m.perturbParameters(rnd, 0.3);
       m.checkGradients(m.randomTokens(rnd, 2, 6), m.randomTokens(rnd, 2, 6), 1e-2, 3e-2, 3, 5);
     }
   }

@@ -57,6 +57,22 @@ public final class ModelChecks implements AutoCloseable {
     return session;
   }
 
+  /**
+   * Adds N(0, std^2) noise to every parameter, moving them away from the 0.02-scale initialisation so
+   * that finite differences stand well above float32 rounding.
+   */
+  public void perturbParameters(Random rnd, double std) {
+    Map<String, float[]> values = store.read(session);
+    values.replaceAll((k, v) -> {
+      float[] w = v.clone();
+      for (int i = 0; i < w.length; i++) {
+        w[i] += (float) (rnd.nextGaussian() * std);
+      }
+      return w;
+    });
+    store.set(session, values);
+  }
+
   public int[][] randomTokens(Random rnd, int b, int t) {
     int[][] x = new int[b][t];
     for (int[] row : x) {
