@@ -1,0 +1,432 @@
+package dev.leviathan.app.bench;
+
+import com.google.inject.Inject;
+import com.google.inject.name.Named;
+import dev.leviathan.core.model.MixerSpec;
+import dev.leviathan.core.plugin.PluginLoader;
+import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.core.registry.ProviderInfo;
+import dev.leviathan.core.spi.MixerOptions;
+import dev.leviathan.trainer.ConfigLoader;
+import dev.leviathan.trainer.TrainConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code leviathan bench}: time and memory of a training step per mixer and context, each
+ * configuration measured by {@link BenchWorker} in a fresh JVM.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {
+        "Measure step time, tokens/s, forward time, parameters and peak memory per mixer and context.",
+        "Random tokens (vocabulary " + BenchWorker.VOCAB + "); every configuration runs in a fresh JVM."},
+    footer = {"",
+        "CSV columns: mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,",
+        "             forward_ms,peak_mb,status",
+        "  step_ms         median time of the timed training steps (forward, loss,",
+        "                  gradients, AdamW update)",
+        "  tokens_per_sec  batch * context / step time",
+        "  forward_ms      median time of a forward pass with the loss, no gradients",
+        "  peak_mb         peak resident memory of the worker during the training steps",
+        "                  (Linux VmHWM, reset just before the first step) minus its",
+        "                  resident memory at that moment (JVM, TensorFlow, graph,",
+        "                  variables): the extra memory the steps need",
+        "  status          ok, oom (out of memory, or over --max-memory), timeout (over",
+        "                  --time-limit) or error; the numbers are empty unless ok",
+        "FILE.png next to FILE.csv: step time and peak memory against context, log-log."})
+public final class BenchCommand implements Callable<Integer> {
+  /** Config keys that bench sets for each configuration, and the option that chooses them. */
+  private static final Map<String, String> OWN_KEYS = Map.of("token-mixer", "--mixers", "token-mixers", "--mixers",
+      "context", "--context", "width", "--width", "layers", "--layers", "batch", "--batch", "seed", "--seed");
+
+  @Option(names = "--mixers", split = ",", paramLabel = "NAME",
+      description = "Token mixers to measure (default: every causal built-in token mixer).")
+  List<String> mixers = new ArrayList<>();
+
+  @Option(names = "--context", split = ",", paramLabel = "T",
+      description = "Context lengths (default: ${DEFAULT-VALUE}).")
+  List<Integer> contexts = new ArrayList<>(List.of(256, 1024, 4096));
+
+  @Option(names = "--batch", paramLabel = "N", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+  int batch = 1;
+
+  @Option(names = "--width", paramLabel = "N", description = "Model width (default: ${DEFAULT-VALUE}).")
+  int width = 128;
+
+  @Option(names = "--layers", paramLabel = "N", description = "Layers (default: ${DEFAULT-VALUE}).")
+  int layers = 4;
+
+  @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+  int warmup = 2;
+
+  @Option(names = "--steps", paramLabel = "N", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+  int steps = 5;
+
+  @Option(names = "--time-limit", paramLabel = "SECONDS",
+      description = "Wall-time limit of one configuration, JVM start included (default: ${DEFAULT-VALUE}).")
+  double timeLimit = 600;
+
+  @Option(names = "--max-memory", paramLabel = "MB",
+      description = "Resident-memory limit of one configuration's process (default: 80% of physical memory).")
+  Long maxMemoryMb;
+
+  @Option(names = "--heap", paramLabel = "MB",
+      description = "Java heap of each worker JVM; TensorFlow's tensors live outside it (default: ${DEFAULT-VALUE}).")
+  int heapMb = 512;
+
+  @Option(names = "--seed", paramLabel = "N", description = "Seed of the weights and tokens (default: ${DEFAULT-VALUE}).")
+  long seed = 1;
+
+  @Option(names = "--set", paramLabel = "key=value",
+      description = "Config override for every configuration, e.g. intra-op-threads=2 or norm=rmsnorm (repeatable).")
+  List<String> sets = new ArrayList<>();
+
+  @Option(names = "--out", paramLabel = "FILE.csv",
+      description = "Result table (default: runs/bench-<timestamp>/bench.csv).")
+  Path out;
+
+  @Spec
+  CommandSpec spec;
+
+  private final MixerRegistry registry;
+  private final PrintStream stdout;
+  private final Path workingDir;
+  private final Map<String, String> env;
+
+  @Inject
+  BenchCommand(MixerRegistry registry, @Named("out") PrintStream stdout, @Named("workingDir") Path workingDir,
+      @Named("env") Map<String, String> env) {
+    this.registry = registry;
+    this.stdout = stdout;
+    this.workingDir = workingDir;
+    this.env = env;
+  }
+
+  @Override
+  public Integer call() {
+    validateOptions();
+    List<String> names = mixerNames();
+    List<Integer> ctx = contexts.stream().distinct().sorted().toList();
+    List<Path> plugins = pluginDirs();
+    for (String name : names) {
+      for (int t : ctx) {
+        // Fails here, before any process starts, on a bad --set or an option that the mixer refuses.
+        TrainConfig cfg = ConfigLoader.load(null, job(name, t, plugins).overrides());
+        for (MixerSpec s : cfg.tokenMixerSpecs()) {
+          MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
+        }
+      }
+    }
+    Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut();
+    Path png = csv.resolveSibling(stripCsv(csv.getFileName().toString()) + ".png");
+    long limitKb = maxMemoryMb != null ? maxMemoryMb * 1024 : ProcMemory.totalKb().orElse(0) * 8 / 10;
+
+    int total = names.size() * ctx.size();
+    stdout.printf(Locale.ROOT, "bench: %d configuration(s): %s x context %s | batch %d, width %d, layers %d |"
+            + " %d warm-up + %d timed steps | limits %s s, %s per configuration%n", total, String.join(",", names),
+        ctx, batch, width, layers, warmup, steps, trim(timeLimit), limitKb > 0 ? limitKb / 1024 + " MB" : "no memory limit");
+    List<BenchRow> rows = new ArrayList<>();
+    int i = 0;
+    for (String name : names) {
+      for (int t : ctx) {
+        i++;
+        stdout.printf(Locale.ROOT, "[%d/%d] %s, context %d ... ", i, total, name, t);
+        stdout.flush();
+        Measured m = run(job(name, t, plugins), limitKb);
+        rows.add(m.row());
+        stdout.println(describe(m));
+        writeCsv(csv, rows);
+      }
+    }
+    Charts.bench(rows, String.format(Locale.ROOT, " (batch %d, width %d, layers %d)", batch, width, layers), png);
+    stdout.println();
+    stdout.print(Reports.table(List.of(BenchRow.HEADER.split(",")), rows.stream().map(BenchRow::cells).toList()));
+    stdout.println();
+    stdout.println("wrote " + csv + " and " + png);
+    stdout.println("peak_mb = peak resident memory during the training steps minus the resident memory before the"
+        + " first step (model built and initialised)");
+    return 0;
+  }
+
+  private void validateOptions() {
+    CommandLine cl = spec.commandLine();
+    if (contexts.isEmpty() || contexts.stream().anyMatch(c -> c < 1)) {
+      throw new ParameterException(cl, "--context needs positive context lengths, got " + contexts);
+    }
+    if (steps < 1) {
+      throw new ParameterException(cl, "--steps must be >= 1, got " + steps);
+    }
+    if (warmup < 0) {
+      throw new ParameterException(cl, "--warmup must be >= 0, got " + warmup);
+    }
+    if (!(timeLimit > 0)) {
+      throw new ParameterException(cl, "--time-limit must be > 0 seconds, got " + trim(timeLimit));
+    }
+    if (maxMemoryMb != null && maxMemoryMb < 1) {
+      throw new ParameterException(cl, "--max-memory must be >= 1 MB, got " + maxMemoryMb);
+    }
+    if (heapMb < 64) {
+      throw new ParameterException(cl, "--heap must be >= 64 MB, got " + heapMb);
+    }
+    for (String s : sets) {
+      String key = s.contains("=") ? s.substring(0, s.indexOf('=')).strip() : s;
+      String option = OWN_KEYS.get(key);
+      if (option != null) {
+        throw new ParameterException(cl, "--set " + key + " is not allowed here: bench sets it per configuration;"
+            + " use " + option);
+      }
+    }
+  }
+
+
+  /** The requested mixers (checked against the registry), or every causal built-in token mixer. */
+  private List<String> mixerNames() {
+    if (mixers.isEmpty()) {
+      List<String> all = registry.tokenMixers().stream()
+          .filter(p -> p.provider().causal() && p.source().startsWith(PluginLoader.BUILT_IN))
+          .map(ProviderInfo::name).toList();
+      if (all.isEmpty()) {
+        throw new IllegalStateException("no causal built-in token mixer is installed; name mixers with --mixers");
+      }
+      return all;
+    }
+    LinkedHashSet<String> names = new LinkedHashSet<>();
+    for (String m : mixers) {
+      String name = m.strip();
+      registry.tokenMixer(name);
+      names.add(name);
+    }
+    return List.copyOf(names);
+  }
+
+  private BenchWorker.Job job(String mixer, int context, List<Path> plugins) {
+    return new BenchWorker.Job(mixer, context, batch, width, layers, warmup, steps, seed, plugins, sets);
+  }
+
+  /** The same plugin folders as this process ({@code --plugins}, LEVIATHAN_PLUGINS, ./plugins), absolute. */
+  private List<Path> pluginDirs() {
+    List<Path> cli = new ArrayList<>();
+    for (CommandLine c = spec.commandLine(); c != null; c = c.getParent()) {
+      CommandLine.ParseResult pr = c.getParseResult();
+      if (pr != null && pr.hasMatchedOption("--plugins")) {
+        List<Path> values = pr.matchedOptionValue("--plugins", List.of());
+        cli.addAll(values);
+      }
+    }
+    return PluginLoader.pluginDirectories(cli, env.get(PluginLoader.ENVIRONMENT_VARIABLE), workingDir).stream()
+        .distinct().toList();
+  }
+
+  /** A configuration's outcome and, when it failed, why. */
+  record Measured(BenchRow row, String detail) {}
+
+  private Measured run(BenchWorker.Job job, long limitKb) {
+    Path stdoutFile;
+    Path stderrFile;
+    try {
+      stdoutFile = Files.createTempFile("leviathan-bench-", ".out");
+      stderrFile = Files.createTempFile("leviathan-bench-", ".err");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create a temporary file: " + e.getMessage(), e);
+    }
+    try {
+      return runWorker(job, limitKb, stdoutFile, stderrFile);
+    } finally {
+      try {
+        Files.deleteIfExists(stdoutFile);
+        Files.deleteIfExists(stderrFile);
+      } catch (IOException e) {
+        // Temporary files only: the system cleans them up eventually.
+      }
+    }
+  }
+
+  private Measured runWorker(BenchWorker.Job job, long limitKb, Path stdoutFile, Path stderrFile) {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
+        "-Djava.awt.headless=true", "-cp", System.getProperty("java.class.path"), BenchWorker.class.getName()));
+    cmd.addAll(job.toArgs());
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workingDir.toFile())
+        .redirectOutput(stdoutFile.toFile()).redirectError(stderrFile.toFile());
+    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start a bench worker JVM: " + e.getMessage(), e);
+    }
+    Thread killer = new Thread(p::destroyForcibly, "bench-worker-cleanup");
+    Runtime.getRuntime().addShutdownHook(killer);
+    boolean timedOut = false;
+    boolean overMemory = false;
+    long peakSeenKb = 0;
+    try {
+      long deadline = System.nanoTime() + (long) (timeLimit * 1e9);
+      String pid = Long.toString(p.pid());
+      while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {
+        OptionalLong rss = ProcMemory.residentKb(pid);
+        peakSeenKb = Math.max(peakSeenKb, rss.orElse(0));
+        if (limitKb > 0 && rss.isPresent() && rss.getAsLong() > limitKb) {
+          overMemory = true;
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          timedOut = true;
+          break;
+        }
+      }
+      if (timedOut || overMemory) {
+        p.destroyForcibly();
+        p.waitFor();
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the bench worker");
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(killer);
+      } catch (IllegalStateException e) {
+        // The JVM is already shutting down; the hook destroys the worker.
+      }
+    }
+    return outcome(job, p.exitValue(), timedOut, overMemory, peakSeenKb, limitKb, stdoutFile, stderrFile);
+  }
+
+  private Measured outcome(BenchWorker.Job job, int exit, boolean timedOut, boolean overMemory, long peakSeenKb,
+      long limitKb, Path stdoutFile, Path stderrFile) {
+    Long params = null;
+    Map<String, String> result = null;
+    String failureKind = null;
+    String failure = null;
+    for (String line : lines(stdoutFile)) {
+      if (line.startsWith(BenchWorker.BUILT + " ")) {
+        params = Long.parseLong(keyValues(line).get("params"));
+      } else if (line.startsWith(BenchWorker.RESULT + " ")) {
+        result = keyValues(line);
+      } else if (line.startsWith(BenchWorker.FAILURE + " ")) {
+        String rest = line.substring(BenchWorker.FAILURE.length() + 1);
+        int sp = rest.indexOf(' ');
+        failureKind = sp < 0 ? rest : rest.substring(0, sp);
+        failure = sp < 0 ? "" : rest.substring(sp + 1);
+      }
+    }
+    if (overMemory) {
+      return failed(job, params, BenchRow.OOM, "resident memory passed --max-memory " + limitKb / 1024 + " MB");
+    }
+    if (timedOut) {
+      return failed(job, params, BenchRow.TIMEOUT, "over the time limit of " + trim(timeLimit) + " s");
+    }
+    if (exit == 0 && result != null) {
+      double stepMs = Double.parseDouble(result.get("step_ms"));
+      Double peak = result.containsKey("peak_mb") ? Double.parseDouble(result.get("peak_mb")) : null;
+      String detail = result.containsKey("base_mb")
+          ? "before the first step " + Reports.number(Double.parseDouble(result.get("base_mb")), 1) + " MB resident"
+          : "no /proc memory data";
+      if ("false".equals(result.get("peak_reset"))) {
+        detail += "; the peak could not be reset, so it may include graph construction";
+      }
+      BenchRow row = new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(),
+          Long.parseLong(result.get("params")), stepMs, job.batch() * (double) job.context() / (stepMs / 1000),
+          Double.parseDouble(result.get("forward_ms")), peak, BenchRow.OK);
+      return new Measured(row, detail);
+    }
+    if (BenchRow.OOM.equals(failureKind)) {
+      return failed(job, params, BenchRow.OOM, failure);
+    }
+    if (exit == 137 || exit == 128 + 9) {
+      return failed(job, params, BenchRow.OOM, "killed by the operating system (SIGKILL), most likely out of memory;"
+          + " largest resident set seen " + peakSeenKb / 1024 + " MB");
+    }
+    String why = failure != null ? failure : lastLine(stderrFile);
+    return failed(job, params, BenchRow.ERROR, (why.isEmpty() ? "" : why + "; ") + "worker exit code " + exit);
+  }
+
+  private static Measured failed(BenchWorker.Job job, Long params, String status, String detail) {
+    return new Measured(new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(), params, null,
+        null, null, null, status), detail);
+  }
+
+  private static String describe(Measured m) {
+    BenchRow r = m.row();
+    if (r.ok()) {
+      return String.format(Locale.ROOT, "%.1f ms/step, %.0f tokens/s, forward %.1f ms, peak %s MB (%s)", r.stepMs(),
+          r.tokensPerSec(), r.forwardMs(), r.peakMb() == null ? "?" : Reports.number(r.peakMb(), 1), m.detail());
+    }
+    return r.status() + ": " + m.detail();
+  }
+
+  private static void writeCsv(Path csv, List<BenchRow> rows) {
+    StringBuilder sb = new StringBuilder(BenchRow.HEADER).append('\n');
+    rows.forEach(r -> sb.append(r.csv()).append('\n'));
+    Reports.write(csv, sb.toString());
+  }
+
+  private static Map<String, String> keyValues(String line) {
+    Map<String, String> m = new HashMap<>();
+    for (String part : line.split(" ")) {
+      int eq = part.indexOf('=');
+      if (eq > 0) {
+        m.put(part.substring(0, eq), part.substring(eq + 1));
+      }
+    }
+    return m;
+  }
+
+  private static List<String> lines(Path file) {
+    try {
+      return Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  private static String lastLine(Path file) {
+    List<String> lines = lines(file);
+    for (int i = lines.size() - 1; i >= 0; i--) {
+      String l = lines.get(i).strip();
+      if (!l.isEmpty() && !l.startsWith("at ") && !l.startsWith("...")) {
+        return l;
+      }
+    }
+    return "";
+  }
+
+  private Path defaultOut() {
+    String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path dir = workingDir.resolve("runs").resolve("bench-" + stamp);
+    for (int i = 2; Files.exists(dir); i++) {
+      dir = workingDir.resolve("runs").resolve("bench-" + stamp + "-" + i);
+    }
+    return dir.resolve("bench.csv");
+  }
+
+  private static String stripCsv(String name) {
+    return name.toLowerCase(Locale.ROOT).endsWith(".csv") ? name.substring(0, name.length() - 4) : name;
+  }
+
+  private static String trim(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+  }
+}

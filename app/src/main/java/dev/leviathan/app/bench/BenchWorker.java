@@ -1,0 +1,198 @@
+package dev.leviathan.app.bench;
+
+import dev.leviathan.core.model.ModelConfig;
+import dev.leviathan.core.plugin.PluginLoadResult;
+import dev.leviathan.core.plugin.PluginLoader;
+import dev.leviathan.trainer.ConfigLoader;
+import dev.leviathan.trainer.ModelRuntime;
+import dev.leviathan.trainer.TrainConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Random;
+import org.tensorflow.exceptions.TFResourceExhaustedException;
+
+/**
+ * Measures one benchmark configuration; {@link BenchCommand} runs it in a fresh JVM per configuration
+ * so that no configuration inherits another's memory, caches or compiled code.
+ *
+ * <p>It builds the model with its loss, gradients and AdamW update through {@link ModelRuntime} on a
+ * vocabulary of {@value #VOCAB} tokens, initialises it and feeds one batch of random tokens:
+ *
+ * <ol>
+ *   <li>resets the process's peak resident set ({@link ProcMemory#resetPeak()}) and reads the resident
+ *       set: the <em>base</em>, i.e. the JVM, TensorFlow, the graph and the initialised variables;
+ *   <li>runs {@code warmup} training steps, then {@code steps} timed training steps;
+ *   <li>reads the peak resident set: {@code peak_mb} is that peak minus the base, the extra memory the
+ *       training steps needed: activations, gradients and optimiser temporaries, plus the state
+ *       TensorFlow keeps from its first run of the step (optimised graph, kernels, thread buffers: tens of
+ *       MB that do not grow with the context);
+ *   <li>runs one untimed and then {@code steps} timed forward passes (logits and loss, no gradients).
+ * </ol>
+ *
+ * Output protocol on stdout, one line each: {@code bench-built params=N} once the model is built,
+ * then {@code bench-result key=value ...} on success or {@code bench-failure oom|error MESSAGE} (exit
+ * code {@value #EXIT_OOM} for out-of-memory, 1 for other errors).
+ */
+public final class BenchWorker {
+  /** Vocabulary size of the synthetic tokens (that of the character-level tiny Shakespeare). */
+  public static final int VOCAB = 65;
+  static final String BUILT = "bench-built";
+  static final String RESULT = "bench-result";
+  static final String FAILURE = "bench-failure";
+  static final int EXIT_OOM = 3;
+
+  private BenchWorker() {}
+
+  /** One configuration to measure. */
+  record Job(String mixer, int context, int batch, int width, int layers, int warmup, int steps, long seed,
+      List<Path> plugins, List<String> sets) {
+
+    /** The config overrides that describe this job's model. */
+    List<String> overrides() {
+      List<String> o = new ArrayList<>(List.of("token-mixer=" + mixer, "token-mixers=[]", "token-mixer-options={}",
+          "context=" + context, "width=" + width, "layers=" + layers, "batch=" + batch, "seed=" + seed));
+      o.addAll(sets);
+      return o;
+    }
+
+    List<String> toArgs() {
+      List<String> a = new ArrayList<>(List.of("--mixer", mixer, "--context", str(context), "--batch", str(batch),
+          "--width", str(width), "--layers", str(layers), "--warmup", str(warmup), "--steps", str(steps),
+          "--seed", Long.toString(seed)));
+      plugins.forEach(p -> a.addAll(List.of("--plugins", p.toString())));
+      sets.forEach(s -> a.addAll(List.of("--set", s)));
+      return a;
+    }
+
+    static Job parse(String[] args) {
+      if (args.length % 2 != 0) {
+        throw new IllegalArgumentException("bench worker arguments come in pairs, got " + Arrays.toString(args));
+      }
+      Map<String, String> one = new LinkedHashMap<>();
+      List<Path> plugins = new ArrayList<>();
+      List<String> sets = new ArrayList<>();
+      for (int i = 0; i + 1 < args.length; i += 2) {
+        switch (args[i]) {
+          case "--plugins" -> plugins.add(Path.of(args[i + 1]));
+          case "--set" -> sets.add(args[i + 1]);
+          default -> one.put(args[i], args[i + 1]);
+        }
+      }
+      return new Job(required(one, "--mixer"), num(one, "--context"), num(one, "--batch"), num(one, "--width"),
+          num(one, "--layers"), num(one, "--warmup"), num(one, "--steps"), Long.parseLong(required(one, "--seed")),
+          plugins, sets);
+    }
+
+    private static String str(int v) {
+      return Integer.toString(v);
+    }
+
+    private static String required(Map<String, String> m, String key) {
+      String v = m.get(key);
+      if (v == null) {
+        throw new IllegalArgumentException("bench worker needs " + key);
+      }
+      return v;
+    }
+
+    private static int num(Map<String, String> m, String key) {
+      return Integer.parseInt(required(m, key));
+    }
+  }
+
+  public static void main(String[] args) {
+    System.setProperty("java.awt.headless", "true");
+    PrintStream out = System.out;
+    int code;
+    try {
+      measure(Job.parse(args), out);
+      code = 0;
+    } catch (OutOfMemoryError | TFResourceExhaustedException e) {
+      out.println(FAILURE + " oom " + Reports.oneLine(e));
+      code = EXIT_OOM;
+    } catch (Throwable e) {
+      out.println(FAILURE + " error " + Reports.oneLine(e));
+      e.printStackTrace();
+      code = 1;
+    }
+    out.flush();
+    System.exit(code);
+  }
+
+  static void measure(Job job, PrintStream out) {
+    try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).load(job.plugins())) {
+      TrainConfig cfg = ConfigLoader.load(null, job.overrides());
+      ModelConfig model = cfg.modelConfig(VOCAB);
+      try (ModelRuntime rt = new ModelRuntime(model, plugins.registry(), cfg, true)) {
+        rt.initialize(cfg.seed);
+        long params = rt.parameters().count();
+        out.println(BUILT + " params=" + params);
+        out.flush();
+
+        Random random = new Random(job.seed());
+        int[] x = new int[job.batch() * job.context()];
+        int[] y = new int[x.length];
+        for (int i = 0; i < x.length; i++) {
+          x[i] = random.nextInt(VOCAB);
+          y[i] = random.nextInt(VOCAB);
+        }
+
+        System.gc();
+        boolean reset = ProcMemory.resetPeak();
+        OptionalLong baseKb = ProcMemory.residentKb("self");
+        long step = 0;
+        for (int i = 0; i < job.warmup(); i++) {
+          rt.step(x, y, job.batch(), step++, cfg.lr, cfg.seed);
+        }
+        double[] stepMs = new double[job.steps()];
+        for (int i = 0; i < job.steps(); i++) {
+          long t0 = System.nanoTime();
+          rt.step(x, y, job.batch(), step++, cfg.lr, cfg.seed);
+          stepMs[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        OptionalLong peakKb = ProcMemory.peakKb("self");
+
+        rt.loss(x, y, job.batch());
+        double[] forwardMs = new double[job.steps()];
+        for (int i = 0; i < job.steps(); i++) {
+          long t0 = System.nanoTime();
+          rt.loss(x, y, job.batch());
+          forwardMs[i] = (System.nanoTime() - t0) / 1e6;
+        }
+
+        Map<String, String> r = new LinkedHashMap<>();
+        r.put("params", Long.toString(params));
+        r.put("step_ms", fmt(median(stepMs)));
+        r.put("forward_ms", fmt(median(forwardMs)));
+        if (baseKb.isPresent() && peakKb.isPresent()) {
+          r.put("base_mb", fmt(baseKb.getAsLong() / 1024.0));
+          r.put("hwm_mb", fmt(peakKb.getAsLong() / 1024.0));
+          r.put("peak_mb", fmt(Math.max(0, peakKb.getAsLong() - baseKb.getAsLong()) / 1024.0));
+          r.put("peak_reset", Boolean.toString(reset));
+        }
+        StringBuilder line = new StringBuilder(RESULT);
+        r.forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
+        out.println(line);
+      }
+    }
+  }
+
+  /** The median (mean of the two middle values for an even count). */
+  static double median(double[] values) {
+    double[] s = values.clone();
+    Arrays.sort(s);
+    int n = s.length;
+    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+
+  private static String fmt(double v) {
+    return String.format(Locale.ROOT, "%.4f", v);
+  }
+}

@@ -1,0 +1,102 @@
+package dev.leviathan.app.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.trainer.ConfigLoader;
+import dev.leviathan.trainer.ModelRuntime;
+import dev.leviathan.trainer.TrainConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code leviathan bench} end to end: every configuration in its own worker JVM. */
+class BenchCommandTest {
+  static final String HEADER =
+      "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,status";
+
+  @TempDir Path work;
+
+  @Test
+  void measuresATinyConfigurationAndWritesTheCsvTableAndPlot() throws Exception {
+    CliRun r = CliRun.run(work, "bench", "--mixers", "attention", "--context", "16", "--width", "16", "--layers", "1",
+        "--warmup", "1", "--steps", "2", "--out", "b/tiny.csv");
+    assertEquals(0, r.code(), r.toString());
+    List<String> lines = Files.readAllLines(work.resolve("b/tiny.csv"));
+    assertEquals(HEADER, lines.get(0));
+    assertEquals(2, lines.size(), lines.toString());
+    String[] f = lines.get(1).split(",", -1);
+    assertEquals(List.of("attention", "16", "1", "16", "1"), Arrays.asList(f).subList(0, 5));
+    assertEquals(expectedParameters("attention", BenchWorker.VOCAB, 16, 16, 1), Long.parseLong(f[5]), "parameters");
+    double stepMs = Double.parseDouble(f[6]);
+    double tokensPerSec = Double.parseDouble(f[7]);
+    double forwardMs = Double.parseDouble(f[8]);
+    assertTrue(stepMs > 0 && forwardMs > 0, lines.get(1));
+    assertEquals(16 / (stepMs / 1000), tokensPerSec, 0.01 * tokensPerSec, "tokens/s = batch * context / step time");
+    if (Files.exists(Path.of("/proc/self/status"))) {
+      double peak = Double.parseDouble(f[9]);
+      assertTrue(peak > 0 && peak < 4096, "peak memory of a 16-token step: " + peak + " MB");
+    }
+    assertEquals("ok", f[10]);
+
+    byte[] png = Files.readAllBytes(work.resolve("b/tiny.png"));
+    assertTrue(png.length > 1000, "plot has content");
+    assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+    assertTrue(r.out().contains("mixer      context  batch  width  layers  params"), r.out());
+    assertTrue(r.out().lines().anyMatch(l -> l.startsWith("attention") && l.endsWith("ok")), r.out());
+  }
+
+  @Test
+  void aConfigurationOverTheTimeLimitIsRecordedAndTheRunContinues() throws Exception {
+    CliRun r = CliRun.run(work, "bench", "--mixers", "attention", "--context", "8,16", "--width", "16", "--layers", "1",
+        "--steps", "1000000", "--time-limit", "1", "--out", "t/bench.csv");
+    assertEquals(0, r.code(), r.toString());
+    List<String> lines = Files.readAllLines(work.resolve("t/bench.csv"));
+    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,timeout", "attention,16,1,16,1,,,,,,timeout"),
+        lines.stream().map(l -> l.replaceFirst("^(attention,\\d+,1,16,1,)\\d+", "$1")).toList(),
+        "params may be known when the model was built before the limit; every number after it is empty");
+    assertTrue(r.out().contains("[2/2] attention, context 16 ... timeout: over the time limit of 1 s"), r.out());
+    assertTrue(Files.exists(work.resolve("t/bench.png")), "the plot is written even without a finished configuration");
+  }
+
+  @Test
+  void aConfigurationOverTheMemoryLimitIsRecordedAsOutOfMemory() throws Exception {
+    CliRun r = CliRun.run(work, "bench", "--mixers", "attention", "--context", "8", "--width", "16", "--layers", "1",
+        "--max-memory", "64", "--out", "m/bench.csv");
+    assertEquals(0, r.code(), r.toString());
+    List<String> lines = Files.readAllLines(work.resolve("m/bench.csv"));
+    assertEquals(2, lines.size(), lines.toString());
+    assertTrue(lines.get(1).endsWith(",,,,,oom"), lines.get(1));
+    assertTrue(r.out().contains("oom: resident memory passed --max-memory 64 MB"), r.out());
+  }
+
+  @Test
+  void badArgumentsFailBeforeAnyWorkerStarts() {
+    CliRun r = CliRun.run(work, "bench", "--mixers", "attention,transformer-xl", "--out", "u/bench.csv");
+    assertEquals(1, r.code(), r.toString());
+    assertTrue(r.err().startsWith("error: A token mixer named 'transformer-xl' does not exist."), r.err());
+    assertFalse(Files.exists(work.resolve("u")), "nothing written");
+    CliRun steps = CliRun.run(work, "bench", "--steps", "0");
+    assertEquals(2, steps.code(), steps.toString());
+    assertTrue(steps.err().startsWith("error: --steps must be >= 1, got 0"), steps.err());
+    CliRun set = CliRun.run(work, "bench", "--set", "width=8");
+    assertEquals(2, set.code(), set.toString());
+    assertTrue(set.err().startsWith("error: --set width is not allowed here: bench sets it per configuration; use"
+        + " --width"), set.err());
+  }
+
+  /** The parameter count of the model, built in this JVM. */
+  static long expectedParameters(String mixer, int vocab, int context, int width, int layers) {
+    TrainConfig cfg = ConfigLoader.load(null, List.of("token-mixer=" + mixer, "context=" + context, "width=" + width,
+        "layers=" + layers));
+    try (ModelRuntime rt = new ModelRuntime(cfg.modelConfig(vocab), MixerRegistry.discover(), cfg, false)) {
+      return rt.parameters().count();
+    }
+  }
+}
