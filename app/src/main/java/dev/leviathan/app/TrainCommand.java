@@ -7,6 +7,7 @@ import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.trainer.ConfigException;
 import dev.leviathan.trainer.ConfigLoader;
+import dev.leviathan.trainer.Devices;
 import dev.leviathan.trainer.TrainConfig;
 import dev.leviathan.trainer.Trainer;
 import java.io.IOException;
@@ -62,6 +63,11 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--allow-noncausal", description = "Train a non-causal mixer (its loss is not a valid LM loss).")
   boolean allowNoncausal;
+
+  @Option(names = "--device", paramLabel = "auto|cpu|gpu", defaultValue = "auto",
+      description = "Where the model runs: auto (GPU:0 when TensorFlow sees a GPU), cpu (GPUs hidden) or gpu"
+          + " (fails when no GPU is visible). Default: ${DEFAULT-VALUE}.")
+  Devices.Choice device;
 
   private final Trainer trainer;
   private final MixerRegistry registry;
@@ -126,13 +132,24 @@ final class TrainCommand implements Callable<Integer> {
     if (installSignalHandler) {
       SignalStop.install(trainer::requestStop, stderr);
     }
+    Devices.Placement placement = Devices.place(device);
+    stdout.println(placement.describe());
     Map<String, Object> info = new LinkedHashMap<>();
     info.put("leviathan", dev.leviathan.trainer.Versions.leviathan());
     info.put("java", System.getProperty("java.version"));
-    info.put("device", "cpu");
+    info.put("device", placement.modelDevice().toLowerCase(Locale.ROOT));
+    info.put("model-runs-on", placement.modelDevice() + " (" + placement.primary() + ")");
+    info.put("device-option", device.toString());
+    info.put("devices", placement.devices().stream().map(Devices.Device::toMap).toList());
     info.put("command", "leviathan train " + String.join(" ", commandLine()));
     boolean bar = !noProgress && System.console() != null;
-    Trainer.Result r = trainer.train(cfg, runDir, resume, new ConsoleListener(stdout, bar), info);
+    Trainer.Result r;
+    Devices.select(device);
+    try {
+      r = trainer.train(cfg, runDir, resume, new ConsoleListener(stdout, bar), info);
+    } finally {
+      Devices.select(Devices.Choice.AUTO);
+    }
     stdout.printf(Locale.ROOT, "final: step=%d val_loss=%.4f val_bpc=%.4f tokens_per_sec=%.0f%n", r.step(), r.valLoss(),
         r.valBpc(), r.tokensPerSec());
     if (!r.sample().isEmpty()) {
@@ -157,6 +174,7 @@ final class TrainCommand implements Callable<Integer> {
     if (seed != null) args.add("--seed " + seed);
     if (resume) args.add("--resume");
     if (allowNoncausal) args.add("--allow-noncausal");
+    if (device != Devices.Choice.AUTO) args.add("--device " + device);
     return args;
   }
 

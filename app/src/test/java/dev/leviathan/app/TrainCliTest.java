@@ -136,6 +136,29 @@ class TrainCliTest {
     }
   }
 
+  @Test
+  void deviceChoiceIsPrintedAndRecordedAndAMissingGpuIsRefused() throws Exception {
+    Cli cpu = Cli.run(work, tiny("train", "--data", "slice.txt", "--out", "runs/cpu", "--steps", "2", "--device", "cpu"));
+    assertEquals(0, cpu.code(), cpu.toString());
+    assertTrue(cpu.out().startsWith("devices: CPU:0 (GPUs hidden by --device cpu) | model runs on: CPU (CPU:0)\n"),
+        cpu.out());
+    assertTrue(cpu.out().contains("| device: cpu |"), cpu.out());
+    String runJson = Files.readString(work.resolve("runs/cpu/run.json"));
+    assertTrue(runJson.contains("\"device\" : \"cpu\"") && runJson.contains("\"device-option\" : \"cpu\"")
+        && runJson.contains("\"type\" : \"CPU\"") && runJson.contains("--device cpu"), runJson);
+
+    Cli usage = Cli.run(work, "train", "--device", "tpu");
+    assertEquals(Main.EXIT_USAGE, usage.code(), usage.toString());
+    assertTrue(usage.err().startsWith("error: Invalid value for option '--device'"), usage.err());
+
+    org.junit.jupiter.api.Assumptions.assumeTrue(!cpu.out().contains("GPU:"), "this host has a GPU");
+    Cli gpu = Cli.run(work, tiny("train", "--data", "slice.txt", "--out", "runs/gpu", "--steps", "2", "--device", "gpu"));
+    assertEquals(Main.EXIT_ERROR, gpu.code(), gpu.toString());
+    assertEquals(1, gpu.err().lines().count(), gpu.err());
+    assertTrue(gpu.err().startsWith("error: --device gpu: TensorFlow sees no GPU (devices: CPU:0); "), gpu.err());
+    assertFalse(Files.exists(work.resolve("runs/gpu")), "nothing is written when the device is refused");
+  }
+
   static void copyTree(Path from, Path to) throws Exception {
     try (var s = Files.walk(from)) {
       for (Path p : s.toList()) {

@@ -151,7 +151,7 @@ public final class Devices {
     if (choice == Choice.GPU && !gpu) {
       throw new ConfigException("--device gpu: TensorFlow sees no GPU (devices: "
           + devices.stream().map(Device::shortName).collect(Collectors.joining(", "))
-          + "); build the app with the GPU natives (mvn -Pgpu package), check the NVIDIA driver (nvidia-smi) and,"
+          + "); build the app with the GPU natives (mvn -Pgpu clean package), check the NVIDIA driver (nvidia-smi) and,"
           + " in a container, pass --gpus all; or use --device auto");
     }
     return new Placement(choice, devices, gpu);

@@ -60,7 +60,7 @@ public final class ModelRuntime implements AutoCloseable {
     lastLogits = tf.reshape(
         tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
         tf.constant(new int[] {-1}));
-    ConfigProto.Builder cp = ConfigProto.newBuilder();
+    ConfigProto.Builder cp = Devices.sessionConfig();
     if (train.intraOpThreads > 0) {
       cp.setIntraOpParallelismThreads(train.intraOpThreads);
     }
