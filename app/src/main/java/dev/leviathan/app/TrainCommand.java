@@ -95,33 +95,12 @@ final class TrainCommand implements Callable<Integer> {
     found.problems().forEach(p -> stderr.println("warning: " + p));
     Path runDir = resume ? resumeDir() : null;
     Path base = config != null ? workingDir.resolve(config) : resume ? runDir.resolve("config.yaml") : null;
-    List<String> overrides = new ArrayList<>();
-    if (mixer != null) {
-      overrides.add("token-mixer=" + mixer);
-      overrides.add("token-mixers=[]");
-      if (!mixer.equals(ConfigLoader.load(base, List.of()).tokenMixer)) {
-        overrides.add("token-mixer-options={}"); // the config's options belong to its own mixer
-      }
-    }
-    if (data != null) {
-      overrides.add("data=" + workingDir.resolve(data).normalize());
-    }
-    if (steps != null) {
-      overrides.add("steps=" + steps);
-    }
-    if (seed != null) {
-      overrides.add("seed=" + seed);
-    }
-    if (allowNoncausal) {
-      overrides.add("allow-noncausal=true");
-    }
-    overrides.addAll(sets);
-    TrainConfig cfg = ConfigLoader.load(base, overrides);
+    TrainConfig cfg = RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir);
     if (printConfig) {
       stdout.print(ConfigLoader.toYaml(cfg));
       return 0;
     }
-    preflight(cfg);
+    RunConfigs.checkMixers(registry, cfg);
     if (!resume) {
       runDir = out != null ? workingDir.resolve(out) : newRunDir(cfg);
       if (Files.exists(runDir.resolve("checkpoints"))) {
@@ -176,14 +155,6 @@ final class TrainCommand implements Callable<Integer> {
     if (allowNoncausal) args.add("--allow-noncausal");
     if (device != Devices.Choice.AUTO) args.add("--device " + device);
     return args;
-  }
-
-  /** Checks mixer names and options before anything is written. */
-  private void preflight(TrainConfig cfg) {
-    for (MixerSpec s : cfg.tokenMixerSpecs()) {
-      MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
-    }
-    MixerOptions.resolve(registry.channelMixer(cfg.channelMixer), cfg.channelMixerOptions);
   }
 
   private Path newRunDir(TrainConfig cfg) {

@@ -1,5 +1,7 @@
 package dev.leviathan.app.bench;
 
+import dev.leviathan.app.RunConfigs;
+
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import dev.leviathan.app.Main;
@@ -236,36 +238,18 @@ public final class CompareCommand implements Callable<Integer> {
 
   /** The config of one run: the shared config with this mixer and seed. */
   private TrainConfig configFor(Path base, String mixer, long seed) {
-    List<String> overrides = new ArrayList<>();
-    overrides.add("token-mixer=" + mixer);
-    overrides.add("token-mixers=[]");
-    if (!mixer.equals(ConfigLoader.load(base, List.of()).tokenMixer)) {
-      overrides.add("token-mixer-options={}"); // the config's options belong to its own mixer
-    }
-    if (data != null) {
-      overrides.add("data=" + workingDir.resolve(data).normalize());
-    }
-    if (steps != null) {
-      overrides.add("steps=" + steps);
-    }
-    overrides.add("seed=" + seed);
-    if (allowNoncausal) {
-      overrides.add("allow-noncausal=true");
-    }
-    overrides.addAll(sets);
-    return ConfigLoader.load(base, overrides);
+    return RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir);
   }
 
   /** Unknown mixers, invalid options and non-causal mixers fail before anything is trained. */
   private void preflight(String mixer, TrainConfig cfg) {
+    RunConfigs.checkMixers(registry, cfg);
     for (MixerSpec s : cfg.tokenMixerSpecs()) {
-      MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
       if (!registry.tokenMixer(s.name()).causal() && !allowNoncausal) {
         throw new ConfigException("the mixer " + s.name() + " is not causal, so its loss is not a valid"
             + " language-modelling loss (it can see the future); pass --allow-noncausal to compare it anyway");
       }
     }
-    MixerOptions.resolve(registry.channelMixer(cfg.channelMixer), cfg.channelMixerOptions);
   }
 
   private String settings(TrainConfig cfg, Corpus corpus, List<Long> seedList) {
