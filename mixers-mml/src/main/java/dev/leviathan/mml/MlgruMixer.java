@@ -79,7 +79,7 @@ public final class MlgruMixer implements TokenMixerProvider {
     return List.of(
         OptionSpec.integer("heads", 4, 1, "number of heads; must divide the width (a reshape only)"),
         OptionSpec.bool("quantize", true, "ternary weights and 8-bit activations; off = full-precision ablation"),
-        OptionSpec.integer("chunk", 64, 1, "block length of the parallel scan (memory O(T * chunk * C))"));
+        OptionSpec.integer("chunk", 8, 1, "block length of the parallel scan (memory O(T * chunk * C))"));
   }
 
   @Override
