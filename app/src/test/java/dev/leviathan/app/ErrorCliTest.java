@@ -77,6 +77,23 @@ class ErrorCliTest {
   }
 
   @Test
+  void aDivergingRunStopsAndKeepsTheLastGoodCheckpoint() throws Exception {
+    Cli c = Cli.run(work, "train", "--data", "slice.txt", "--out", "diverged", "--steps", "20", "--no-progress",
+        "--set", "context=16", "--set", "width=16", "--set", "layers=1", "--set", "batch=4", "--set", "eval-iters=1",
+        "--set", "eval-interval=20", "--set", "checkpoint-interval=1", "--set", "sample-tokens=0",
+        "--set", "warmup=0", "--set", "lr=1e30", "--set", "min-lr=1e30");
+    assertOneLineError(c, 1, "training diverged at step ");
+    assertTrue(c.err().contains("the last good checkpoint in ") && c.err().contains("is intact"), c.err());
+    String state = Files.readString(work.resolve("diverged/checkpoints/last/state.json"));
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"step\" : (\\d+)").matcher(state);
+    assertTrue(m.find(), state);
+    java.util.regex.Matcher d = java.util.regex.Pattern.compile("diverged at step (\\d+)").matcher(c.err());
+    assertTrue(d.find(), c.err());
+    assertTrue(Long.parseLong(m.group(1)) < Long.parseLong(d.group(1)), state + "\n" + c.err());
+    assertEquals(0, Cli.run(work, "eval", "--run", "diverged").code(), "the kept checkpoint is readable");
+  }
+
+  @Test
   void checkpointProblems() throws Exception {
     Cli t = Cli.run(work, "train", "--data", "slice.txt", "--out", "r", "--steps", "10", "--no-progress",
         "--set", "context=16", "--set", "width=16", "--set", "layers=1", "--set", "batch=4", "--set", "eval-iters=2",
