@@ -27,8 +27,21 @@ public final class Main {
 
   public static void main(String[] args) {
     System.setProperty("java.awt.headless", "true");
+    nativeMemoryUnlimited();
     int code = run(args, System.out, System.err, System.getenv(), Path.of("").toAbsolutePath(), true);
     System.exit(code);
+  }
+
+  /**
+   * TensorFlow's tensors are allocated through JavaCPP, which by default refuses allocations once the
+   * process's resident memory exceeds a multiple of the Java heap ({@code OutOfMemoryError: Physical memory
+   * usage is too high}). TensorFlow's own buffers are the bulk of that memory and are not Java objects, so
+   * the check is switched off unless the user set it; must run before JavaCPP is loaded.
+   */
+  public static void nativeMemoryUnlimited() {
+    if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+      System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+    }
   }
 
   /** Runs the CLI in-process (tests use this) and returns the exit code. */

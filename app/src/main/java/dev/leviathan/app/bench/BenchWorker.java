@@ -109,6 +109,7 @@ public final class BenchWorker {
 
   public static void main(String[] args) {
     System.setProperty("java.awt.headless", "true");
+    dev.leviathan.app.Main.nativeMemoryUnlimited();
     PrintStream out = System.out;
     int code;
     try {
