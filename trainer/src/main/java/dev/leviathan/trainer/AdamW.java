@@ -50,7 +50,9 @@ public final class AdamW {
     for (Operand<TFloat32> g : grads) {
       squares.add(tf.sum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
     }
-    gradNorm = tf.withName("grad_norm").math.sqrt(tf.math.addN(squares));
+    // AddN needs two or more inputs
+    Operand<TFloat32> total = squares.size() == 1 ? squares.get(0) : tf.math.addN(squares);
+    gradNorm = tf.withName("grad_norm").math.sqrt(total);
     Operand<TFloat32> scale = clip > 0
         ? tf.math.div(tf.constant((float) clip), tf.math.maximum(gradNorm, tf.constant((float) clip)))
         : tf.constant(1f);

@@ -39,6 +39,21 @@ public final class ModelRuntime implements AutoCloseable {
   /** Step result: loss before the update and the gradient norm before clipping. */
   public record StepResult(double loss, double gradNorm) {}
 
+  /**
+   * Builds the runtime; a graph TensorFlow refuses to build (a defect of a mixer, not of the user's input)
+   * is reported in one sentence naming the mixers.
+   */
+  public static ModelRuntime create(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
+    try {
+      return new ModelRuntime(config, registry, train, withOptimizer);
+    } catch (org.tensorflow.exceptions.TFInvalidArgumentException | org.tensorflow.exceptions.TensorFlowException e) {
+      String mixers = config.tokenMixers().stream().map(m -> m.name()).distinct()
+          .collect(java.util.stream.Collectors.joining(", "));
+      throw new IllegalStateException("TensorFlow cannot build the model graph with token mixer " + mixers + " ("
+          + Errors.firstLine(e.getMessage()) + "); this is a defect of the mixer: rerun with --debug and report it");
+    }
+  }
+
   public ModelRuntime(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
     this.config = config;
     Ops tf = Ops.create(graph);

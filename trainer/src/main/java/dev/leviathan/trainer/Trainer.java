@@ -74,7 +74,7 @@ public final class Trainer {
     Corpus corpus = corpus(cfg, tokenizer);
     ModelConfig modelConfig = cfg.modelConfig(corpus.tokenizer().vocabSize());
     long tokensPerStep = (long) cfg.batch * cfg.context;
-    try (ModelRuntime rt = new ModelRuntime(modelConfig, registry, cfg, true)) {
+    try (ModelRuntime rt = ModelRuntime.create(modelConfig, registry, cfg, true)) {
       LanguageModel model = rt.model();
       if (!model.causal()) {
         if (!cfg.allowNoncausal) {
@@ -278,7 +278,7 @@ public final class Trainer {
     TrainConfig cfg = ConfigLoader.fromYaml(state.config());
     requireSameProviders(state);
     Tokenizer tokenizer = Tokenizer.of(state.tokenizer(), state.vocabulary());
-    ModelRuntime rt = new ModelRuntime(cfg.modelConfig(tokenizer.vocabSize()), registry, cfg, false);
+    ModelRuntime rt = ModelRuntime.create(cfg.modelConfig(tokenizer.vocabSize()), registry, cfg, false);
     try {
       rt.restore(checkpoints.variablesPrefix(name));
     } catch (RuntimeException e) {

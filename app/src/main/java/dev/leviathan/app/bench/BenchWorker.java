@@ -131,7 +131,7 @@ public final class BenchWorker {
     try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).load(job.plugins())) {
       TrainConfig cfg = ConfigLoader.load(null, job.overrides());
       ModelConfig model = cfg.modelConfig(VOCAB);
-      try (ModelRuntime rt = new ModelRuntime(model, plugins.registry(), cfg, true)) {
+      try (ModelRuntime rt = ModelRuntime.create(model, plugins.registry(), cfg, true)) {
         rt.initialize(cfg.seed);
         long params = rt.parameters().count();
         out.println(BUILT + " params=" + params);
