@@ -132,9 +132,9 @@ public final class AftLocalMixer implements TokenMixerProvider {
       Operand<TFloat32> sums = tf.math.mul(tf.reshape(AftOps.firstRows(tf, outsideWeight, t), column), far);
       // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1] each
       // (a one-way Split has a gradient TensorFlow cannot build: a Concat of one input)
-      Operand<TFloat32> band = AftOps.firstRows(tf, bandWeight, t);
+      Operand<TFloat32> bandRows = AftOps.firstRows(tf, bandWeight, t);
       List<? extends Operand<TFloat32>> diagonals =
-          s == 1 ? List.of(band) : tf.split(tf.constant(1), band, (long) s).output();
+          s == 1 ? List.of(bandRows) : tf.split(tf.constant(1), bandRows, (long) s).output();
       Operand<TFloat32> padded = AftOps.padFront(tf, terms, s - 1);
       for (int d = 0; d < s; d++) {
         Operand<TFloat32> delayed = AftOps.window(tf, padded, s - 1 - d, t); // a_{t-d}
