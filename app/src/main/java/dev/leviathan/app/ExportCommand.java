@@ -87,10 +87,11 @@ final class ExportCommand implements Callable<Integer> {
       writeAtomically(file, tensors);
       long checkpointBytes = size(runDir.resolve("checkpoints").resolve(checkpoint), "variables.data");
       long exportBytes = size(file);
+      long float32Bytes = 4 * loaded.runtime().parameters().count();
       stdout.printf(Locale.ROOT, "wrote %s: %d tensors (%d ternary at 2 bits, %d float32), %,d bytes;"
-              + " float32 checkpoint variables %,d bytes (%.1fx smaller; the checkpoint also holds AdamW moments)%n",
-          file, tensors.size(), packed, tensors.size() - packed, exportBytes, checkpointBytes,
-          (double) checkpointBytes / exportBytes);
+              + " the parameters in float32 take %,d bytes (%.1fx), the checkpoint with AdamW moments %,d bytes%n",
+          file, tensors.size(), packed, tensors.size() - packed, exportBytes, float32Bytes,
+          (double) float32Bytes / exportBytes, checkpointBytes);
     }
     return 0;
   }
