@@ -2,9 +2,7 @@ package dev.leviathan.app;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
-import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.registry.MixerRegistry;
-import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.trainer.ConfigException;
 import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.Devices;
@@ -23,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -109,7 +108,7 @@ final class TrainCommand implements Callable<Integer> {
       }
     }
     if (installSignalHandler) {
-      SignalStop.install(trainer::requestStop, stderr);
+      SignalStop.install(trainer::requestStop, new AtomicBoolean(), "writing a checkpoint and stopping", stderr);
     }
     Devices.Placement placement = Devices.place(device);
     stdout.println(placement.describe());

@@ -1,16 +1,15 @@
 package dev.leviathan.app.bench;
 
 import dev.leviathan.app.RunConfigs;
+import dev.leviathan.app.SignalStop;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import dev.leviathan.app.Main;
 import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.registry.MixerRegistry;
-import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.trainer.Checkpoints;
 import dev.leviathan.trainer.ConfigException;
-import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.Corpus;
 import dev.leviathan.trainer.Json;
 import dev.leviathan.trainer.RunDirectory;
@@ -146,7 +145,7 @@ public final class CompareCommand implements Callable<Integer> {
 
     AtomicBoolean stopRequested = new AtomicBoolean();
     if (installSignalHandler) {
-      Interrupts.install(trainer::requestStop, stopRequested, stderr);
+      SignalStop.install(trainer::requestStop, stopRequested, "checkpointing the current run and stopping", stderr);
     }
     stdout.printf(Locale.ROOT, "compare: %s x seeds %s, %d steps each, in %s%n", String.join(", ", names),
         seedList, first.steps, dir);
