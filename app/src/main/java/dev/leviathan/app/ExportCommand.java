@@ -5,6 +5,7 @@ import com.google.inject.name.Named;
 import dev.leviathan.core.model.Parameter;
 import dev.leviathan.mml.BitLinear;
 import dev.leviathan.mml.TernaryPacking;
+import dev.leviathan.trainer.AtomicFiles;
 import dev.leviathan.trainer.CheckpointState;
 import dev.leviathan.trainer.Trainer;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -84,7 +84,7 @@ final class ExportCommand implements Callable<Integer> {
           tensors.add(TernaryPacking.NamedTensor.float32(p.name(), p.shape(), v));
         }
       }
-      writeAtomically(file, tensors);
+      AtomicFiles.write(file, out -> TernaryPacking.write(out, tensors));
       long checkpointBytes = size(runDir.resolve("checkpoints").resolve(checkpoint), "variables.data");
       long exportBytes = size(file);
       long float32Bytes = 4 * loaded.runtime().parameters().count();
@@ -138,22 +138,6 @@ final class ExportCommand implements Callable<Integer> {
       out.put(t.name(), v);
     }
     return out;
-  }
-
-  private static void writeAtomically(Path file, List<TernaryPacking.NamedTensor> tensors) {
-    try {
-      Path dir = file.toAbsolutePath().getParent();
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-      try {
-        TernaryPacking.write(tmp, tensors);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-    }
   }
 
   private static long size(Path dir, String prefix) {

@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,14 +45,7 @@ public final class RunDirectory {
 
   /** Writes {@code content} to {@code name} atomically. */
   public void write(String name, String content) {
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + name, ".tmp");
-      Files.writeString(tmp, content, StandardCharsets.UTF_8);
-      Files.move(tmp, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + dir.resolve(name) + ": " + e.getMessage(), e);
-    }
+    AtomicFiles.write(dir.resolve(name), content);
   }
 
   /** Appends a line to samples.txt. */
@@ -111,15 +103,6 @@ public final class RunDirectory {
         .setMarker(SeriesMarkers.NONE);
     chart.addSeries("validation", steps, rows.stream().mapToDouble(TrainingListener.Evaluation::valLoss).toArray())
         .setMarker(SeriesMarkers.NONE);
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, ".loss", ".png");
-      try (var out = Files.newOutputStream(tmp)) {
-        BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-      }
-      Files.move(tmp, dir.resolve("loss.png"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot draw " + dir.resolve("loss.png") + ": " + e.getMessage(), e);
-    }
+    AtomicFiles.write(dir.resolve("loss.png"), out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
   }
 }

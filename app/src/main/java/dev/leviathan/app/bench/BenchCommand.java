@@ -1,5 +1,7 @@
 package dev.leviathan.app.bench;
 
+import dev.leviathan.trainer.AtomicFiles;
+
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import dev.leviathan.core.model.MixerSpec;
@@ -380,7 +382,7 @@ public final class BenchCommand implements Callable<Integer> {
   private static void writeCsv(Path csv, List<BenchRow> rows) {
     StringBuilder sb = new StringBuilder(BenchRow.HEADER).append('\n');
     rows.forEach(r -> sb.append(r.csv()).append('\n'));
-    Reports.write(csv, sb.toString());
+    AtomicFiles.write(csv, sb.toString());
   }
 
   private static Map<String, String> keyValues(String line) {

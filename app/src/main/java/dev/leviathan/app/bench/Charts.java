@@ -1,5 +1,7 @@
 package dev.leviathan.app.bench;
 
+import dev.leviathan.trainer.AtomicFiles;
+
 import java.awt.BasicStroke;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -94,6 +96,6 @@ final class Charts {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot draw " + png + ": " + e.getMessage(), e);
     }
-    Reports.write(png, bytes.toByteArray());
+    AtomicFiles.write(png, bytes.toByteArray());
   }
 }

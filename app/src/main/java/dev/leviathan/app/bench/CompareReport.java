@@ -1,5 +1,7 @@
 package dev.leviathan.app.bench;
 
+import dev.leviathan.trainer.AtomicFiles;
+
 import dev.leviathan.trainer.RunDirectory;
 import dev.leviathan.trainer.TrainingListener;
 import java.nio.file.Path;
@@ -56,8 +58,8 @@ final class CompareReport {
   void write(List<CompareRow> rows) {
     StringBuilder csv = new StringBuilder(CompareRow.HEADER).append('\n');
     rows.forEach(r -> csv.append(r.csv()).append('\n'));
-    Reports.write(csv(), csv.toString());
-    Reports.write(markdown(), markdown(rows));
+    AtomicFiles.write(csv(), csv.toString());
+    AtomicFiles.write(markdown(), markdown(rows));
     Map<String, double[][]> curves = new LinkedHashMap<>();
     for (String m : mixers) {
       List<CompareRow> done = rows.stream().filter(r -> r.mixer().equals(m) && r.ok()).toList();
