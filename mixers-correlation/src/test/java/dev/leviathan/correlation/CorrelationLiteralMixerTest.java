@@ -1,5 +1,7 @@
 package dev.leviathan.correlation;
 
+import dev.leviathan.core.model.MixerContext;
+
 import static dev.leviathan.core.testing.MixerHarness.assertAllClose;
 import static dev.leviathan.core.testing.MixerHarness.copy;
 import static dev.leviathan.core.testing.MixerHarness.randn;
@@ -331,15 +333,7 @@ class CorrelationLiteralMixerTest {
       Ops tf = Ops.create(graph);
       Ops scoped = tf.withSubScope("mixer");
       Parameters params = store.scoped(scoped, "mixer");
-      LayerContext ctx = new LayerContext() {
-        @Override public Ops tf() { return scoped; }
-        @Override public int width() { return width; }
-        @Override public int context() { return context; }
-        @Override public int layer() { return 0; }
-        @Override public int layers() { return 2; }
-        @Override public Parameters params() { return params; }
-        @Override public Operand<TFloat32> dropout(Operand<TFloat32> x, double rate) { return x; }
-      };
+      LayerContext ctx = new MixerContext(scoped, width, context, 0, 2, params, null);
       var mixer = provider.create(ctx, MixerOptions.resolve(provider, options));
       input = tf.withName("x").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, width)));
       weights = tf.withName("r").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, width)));

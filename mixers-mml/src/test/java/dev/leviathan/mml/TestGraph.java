@@ -1,5 +1,7 @@
 package dev.leviathan.mml;
 
+import dev.leviathan.core.model.MixerContext;
+
 import dev.leviathan.core.model.ParameterStore;
 import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.Parameters;
@@ -34,15 +36,7 @@ final class TestGraph implements AutoCloseable {
   TestGraph(int width, int context) {
     Ops scoped = tf.withSubScope("mixer");
     Parameters params = store.scoped(scoped, "mixer");
-    layer = new LayerContext() {
-      @Override public Ops tf() { return scoped; }
-      @Override public int width() { return width; }
-      @Override public int context() { return context; }
-      @Override public int layer() { return 0; }
-      @Override public int layers() { return 2; }
-      @Override public Parameters params() { return params; }
-      @Override public Operand<TFloat32> dropout(Operand<TFloat32> x, double rate) { return x; }
-    };
+    layer = new MixerContext(scoped, width, context, 0, 2, params, null);
   }
 
   Placeholder<TFloat32> placeholder(String name, long... shape) {

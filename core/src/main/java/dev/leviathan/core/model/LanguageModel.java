@@ -117,43 +117,8 @@ public final class LanguageModel {
   }
 
   private LayerContext context(Ops ops, String scope, int layer) {
-    Parameters p = params.scoped(ops, scope);
-    return new LayerContext() {
-      @Override
-      public Ops tf() {
-        return ops;
-      }
-
-      @Override
-      public int width() {
-        return config.width();
-      }
-
-      @Override
-      public int context() {
-        return config.context();
-      }
-
-      @Override
-      public int layer() {
-        return layer;
-      }
-
-      @Override
-      public int layers() {
-        return config.layers();
-      }
-
-      @Override
-      public Parameters params() {
-        return p;
-      }
-
-      @Override
-      public Operand<TFloat32> dropout(Operand<TFloat32> x, double rate) {
-        return dropout.apply(ops, x, rate);
-      }
-    };
+    return new MixerContext(ops, config.width(), config.context(), layer, config.layers(),
+        params.scoped(ops, scope), dropout);
   }
 
   /** Logits {@code [B, T, vocab]} for tokens {@code [B, T]} with {@code T <= context}. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.leviathan.core.model.Dropout;
 import dev.leviathan.core.model.Gradients;
+import dev.leviathan.core.model.MixerContext;
 import dev.leviathan.core.model.Parameter;
 import dev.leviathan.core.model.ParameterStore;
 import dev.leviathan.core.spi.ChannelMixerProvider;
@@ -60,15 +61,7 @@ public final class MixerHarness implements AutoCloseable {
     this.dropout = new Dropout(tf);
     Ops scoped = tf.withSubScope("mixer");
     Parameters p = store.scoped(scoped, "mixer");
-    LayerContext ctx = new LayerContext() {
-      @Override public Ops tf() { return scoped; }
-      @Override public int width() { return width; }
-      @Override public int context() { return context; }
-      @Override public int layer() { return 0; }
-      @Override public int layers() { return layers; }
-      @Override public Parameters params() { return p; }
-      @Override public Operand<TFloat32> dropout(Operand<TFloat32> x, double rate) { return dropout.apply(scoped, x, rate); }
-    };
+    LayerContext ctx = new MixerContext(scoped, width, context, 0, layers, p, dropout);
     MixerOptions options = MixerOptions.resolve(provider, rawOptions);
     UnaryOperator<Operand<TFloat32>> fn;
     if (provider instanceof TokenMixerProvider t) {
