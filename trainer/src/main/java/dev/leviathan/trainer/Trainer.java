@@ -119,7 +119,7 @@ public final class Trainer {
 
       LearningRate schedule = cfg.schedule();
       Batches evalTrain = new Batches(corpus.train(), cfg.context, cfg.batch, cfg.seed, 2);
-      Batches evalVal = new Batches(corpus.val(), cfg.context, cfg.batch, cfg.seed, 3);
+      Batches evalVal = validationBatches(cfg, corpus);
       long t0 = System.nanoTime();
       long stepNanos = 0;
       long stepsTimed = 0;
@@ -201,7 +201,12 @@ public final class Trainer {
 
   /** Validation loss as {@code eval} computes it (same fixed batches as during training). */
   public static double validationLoss(ModelRuntime rt, TrainConfig cfg, Corpus corpus) {
-    return meanLoss(rt, cfg, new Batches(corpus.val(), cfg.context, cfg.batch, cfg.seed, 3));
+    return meanLoss(rt, cfg, validationBatches(cfg, corpus));
+  }
+
+  /** The fixed validation batches every evaluation uses (so eval reproduces training's figures). */
+  private static Batches validationBatches(TrainConfig cfg, Corpus corpus) {
+    return new Batches(corpus.val(), cfg.context, cfg.batch, cfg.seed, 3);
   }
 
   private static double meanLoss(ModelRuntime rt, TrainConfig cfg, Batches batches) {

@@ -1,6 +1,5 @@
 package dev.leviathan.core.model;
 
-import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
@@ -47,9 +46,5 @@ public final class Dropout {
     Operand<TFloat32> keep = scoped.dtypes.cast(scoped.math.greaterEqual(u, scoped.constant((float) rate)), TFloat32.class);
     Operand<TFloat32> dropped = scoped.math.mul(x, scoped.math.mul(keep, scoped.constant((float) (1 / (1 - rate)))));
     return scoped.select(training, dropped, x);
-  }
-
-  List<Operand<?>> inputs() {
-    return List.of(training, seed);
   }
 }

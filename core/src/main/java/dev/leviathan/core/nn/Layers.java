@@ -109,9 +109,4 @@ public final class Layers {
     Operand<TFloat32> lower = tf.linalg.bandPart(ones, tf.constant(-1), tf.constant(0));
     return tf.math.mul(tf.math.sub(lower, tf.constant(1f)), tf.constant(1e9f));
   }
-
-  /** A float scalar constant. */
-  public static Operand<TFloat32> scalar(Ops tf, double v) {
-    return tf.constant((float) v);
-  }
 }
