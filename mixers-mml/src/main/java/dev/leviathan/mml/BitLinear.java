@@ -1,6 +1,6 @@
 package dev.leviathan.mml;
 
-import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.spi.Parameters;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;

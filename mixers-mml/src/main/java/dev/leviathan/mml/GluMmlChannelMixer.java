@@ -1,6 +1,6 @@
 package dev.leviathan.mml;
 
-import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.spi.ChannelMixer;
 import dev.leviathan.core.spi.ChannelMixerProvider;
 import dev.leviathan.core.spi.LayerContext;

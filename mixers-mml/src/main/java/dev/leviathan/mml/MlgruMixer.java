@@ -1,6 +1,6 @@
 package dev.leviathan.mml;
 
-import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
@@ -122,6 +122,39 @@ public final class MlgruMixer implements TokenMixerProvider {
 
     @Override
     public Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return gated(x, hidden(x));
+    }
+
+    @Override
+    public Step prefill(Operand<TFloat32> x) {
+      Operand<TFloat32> h = hidden(x);
+      Operand<TInt32> last = tf.math.sub(Layers.dim(tf, x, 1), tf.constant(1));
+      Operand<TFloat32> hLast = tf.reshape(
+          tf.slice(h, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {-1, 1, -1})),
+          tf.constant(new int[] {-1, width}));
+      return new Step(gated(x, h), List.of(hLast));
+    }
+
+    @Override
+    public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+      if (state.size() != 1) {
+        throw new IllegalArgumentException("mlgru carries one state tensor (h), got " + state.size());
+      }
+      Operand<TFloat32> z = forget.apply(xt);
+      Operand<TFloat32> f = tf.math.sigmoid(z);
+      Operand<TFloat32> oneMinusF = tf.math.sigmoid(tf.math.neg(z));
+      Operand<TFloat32> h = tf.math.add(
+          tf.math.mul(f, state.get(0)), tf.math.mul(oneMinusF, Layers.silu(tf, candidate.apply(xt))));
+      return new Step(gated(xt, h), List.of(h));
+    }
+
+    /** {@code o_t = W_o (sigmoid(W_g x_t) ⊙ h_t)}. */
+    private Operand<TFloat32> gated(Operand<TFloat32> x, Operand<TFloat32> h) {
+      return output.apply(tf.math.mul(tf.math.sigmoid(gate.apply(x)), h));
+    }
+
+    /** The hidden states {@code h [B, T, C]} of the whole sequence, by the chunked scan. */
+    private Operand<TFloat32> hidden(Operand<TFloat32> x) {
       Operand<TFloat32> z = forget.apply(x);
       Operand<TFloat32> logDecay = logSigmoid(z);
       Operand<TFloat32> input = tf.math.mul(tf.math.sigmoid(tf.math.neg(z)), Layers.silu(tf, candidate.apply(x)));
@@ -136,27 +169,7 @@ public final class MlgruMixer implements TokenMixerProvider {
           context, chunk, d);
       h = tf.linalg.transpose(
           tf.reshape(h, tf.stack(List.of(b, tf.constant(heads), t, tf.constant(d)))), tf.constant(new int[] {0, 2, 1, 3}));
-      h = tf.reshape(h, tf.stack(List.of(b, t, tf.constant(width))));
-      return output.apply(tf.math.mul(tf.math.sigmoid(gate.apply(x)), h));
-    }
-
-    @Override
-    public List<long[]> stateShapes() {
-      return List.of(new long[] {width});
-    }
-
-    @Override
-    public Step step(Operand<TFloat32> xt, List<Operand<TFloat32>> state) {
-      if (state.size() != 1) {
-        throw new IllegalArgumentException("mlgru carries one state tensor (h), got " + state.size());
-      }
-      Operand<TFloat32> z = forget.apply(xt);
-      Operand<TFloat32> f = tf.math.sigmoid(z);
-      Operand<TFloat32> oneMinusF = tf.math.sigmoid(tf.math.neg(z));
-      Operand<TFloat32> h = tf.math.add(
-          tf.math.mul(f, state.get(0)), tf.math.mul(oneMinusF, Layers.silu(tf, candidate.apply(xt))));
-      Operand<TFloat32> y = output.apply(tf.math.mul(tf.math.sigmoid(gate.apply(xt)), h));
-      return new Step(y, List.of(h));
+      return tf.reshape(h, tf.stack(List.of(b, t, tf.constant(width))));
     }
 
     /** {@code log sigmoid(z) = -softplus(-z)}, accurate for gates near 0 and near 1. */

@@ -246,7 +246,8 @@ class MlgruMixerTest {
       y = mixer.apply(x);
       xt = g.placeholder("xt", -1, C);
       state = g.placeholder("h", -1, C);
-      step = mixer.step(xt, List.of(state));
+      // mlgru's recurrence does not depend on the absolute position
+      step = mixer.step(xt, g.tf.constant(0), List.of(state));
       g.start(61);
     }
 
@@ -260,8 +261,6 @@ class MlgruMixerTest {
   void tokenByTokenGenerationEqualsRerunningThePrefix() {
     for (String quantize : new String[] {"off", "on"}) {
       try (StepGraph s = new StepGraph(Map.of("quantize", quantize, "chunk", 4), 12)) {
-        assertEquals(1, s.mixer.stateShapes().size());
-        assertEquals(List.of(C), List.of((int) s.mixer.stateShapes().get(0)[0]));
         int b = 2, t = 11;
         boolean quantized = quantize.equals("on");
         // parameters and inputs are drawn until no quantiser of the reference sits next to a rounding tie

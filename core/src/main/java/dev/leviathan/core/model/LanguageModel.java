@@ -1,6 +1,6 @@
 package dev.leviathan.core.model;
 
-import dev.leviathan.core.nn.Layers;
+import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.ChannelMixer;

@@ -1,4 +1,4 @@
-package dev.leviathan.core.nn;
+package dev.leviathan.core.ops;
 
 import java.util.List;
 import org.tensorflow.Operand;
@@ -10,6 +10,9 @@ import org.tensorflow.types.TInt32;
 /**
  * Small graph-op building blocks shared by the model and the mixers. Inputs are {@code [..., C]}
  * tensors whose leading dimensions may be unknown until run time; the rank is known statically.
+ *
+ * <p>This package is part of the versioned mixer SPI: mixers may import it, and a change that breaks
+ * a mixer compiled against it bumps {@link dev.leviathan.core.spi.LeviathanSpi#VERSION}.
  */
 public final class Layers {
   private Layers() {}
