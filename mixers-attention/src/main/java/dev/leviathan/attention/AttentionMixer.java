@@ -5,6 +5,7 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -12,6 +13,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * {@code attention}: causal multi-head scaled dot-product attention (GPT-2).
@@ -23,6 +25,13 @@ import org.tensorflow.types.TFloat32;
  * </pre>
  *
  * Cost O(T^2 C) time and O(T^2 H) memory per sequence.
+ *
+ * <p>Generation ({@link RecurrentTokenMixer}) keeps a key/value cache: the state is {@code K, V
+ * [B, H, t, D]} of the t positions read. {@code prefill} returns the keys and values of the prompt;
+ * {@code step} projects {@code x_t}, appends {@code k_t, v_t} (the cache grows by one position) and
+ * scores {@code q_t} against every cached key, which needs no mask since all are at or before t.
+ * Dropout is not applied in a step (generation is inference). No parameter depends on the absolute
+ * position, so there is no position limit: O(t C) time and memory per step.
  */
 public final class AttentionMixer implements TokenMixerProvider {
   @Override
@@ -66,7 +75,42 @@ public final class AttentionMixer implements TokenMixerProvider {
     var wo = layer.params().outputMatrix("w_o", c, c);
     var bo = bias ? layer.params().bias("b_o", c) : null;
     float scale = (float) (1.0 / Math.sqrt((double) c / heads));
-    return x -> {
+    return new Attention(tf, layer, c, heads, dropout, scale, wqkv, bqkv, wo, bo);
+  }
+
+  private static final class Attention implements RecurrentTokenMixer {
+    private final Ops tf;
+    private final LayerContext layer;
+    private final int width;
+    private final int heads;
+    private final double dropout;
+    private final float scale;
+    private final Operand<TFloat32> wqkv;
+    private final Operand<TFloat32> bqkv;
+    private final Operand<TFloat32> wo;
+    private final Operand<TFloat32> bo;
+
+    Attention(Ops tf, LayerContext layer, int width, int heads, double dropout, float scale,
+        Operand<TFloat32> wqkv, Operand<TFloat32> bqkv, Operand<TFloat32> wo, Operand<TFloat32> bo) {
+      this.tf = tf;
+      this.layer = layer;
+      this.width = width;
+      this.heads = heads;
+      this.dropout = dropout;
+      this.scale = scale;
+      this.wqkv = wqkv;
+      this.bqkv = bqkv;
+      this.wo = wo;
+      this.bo = bo;
+    }
+
+    @Override
+    public Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return prefill(x).output();
+    }
+
+    @Override
+    public Step prefill(Operand<TFloat32> x) {
       Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
       var parts = tf.split(tf.constant(2), qkv, 3L);
       Operand<TFloat32> q = Layers.splitHeads(tf, parts.output().get(0), heads);
@@ -77,7 +121,26 @@ public final class AttentionMixer implements TokenMixerProvider {
       scores = tf.math.add(scores, Layers.causalMask(tf, Layers.dim(tf, x, 1)));
       Operand<TFloat32> att = layer.dropout(tf.nn.softmax(scores), dropout);
       Operand<TFloat32> y = tf.train.batchMatMul(att, v, TFloat32.class);
-      return Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo);
-    };
+      return new Step(Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo), List.of(k, v));
+    }
+
+    /** Appends {@code k_t, v_t} to the cache; the query reads every cached position (all are {@code <= t}). */
+    @Override
+    public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+      if (state.size() != 2) {
+        throw new IllegalArgumentException("attention carries two state tensors (keys, values), got " + state.size());
+      }
+      Operand<TFloat32> qkv = Layers.linear(tf, xt, wqkv, bqkv);
+      var parts = tf.split(tf.constant(1), qkv, 3L);
+      Operand<TInt32> oneHead = tf.constant(new int[] {-1, heads, 1, width / heads});
+      Operand<TFloat32> q = tf.reshape(parts.output().get(0), oneHead);
+      Operand<TFloat32> k = tf.concat(List.of(state.get(0), tf.reshape(parts.output().get(1), oneHead)), tf.constant(2));
+      Operand<TFloat32> v = tf.concat(List.of(state.get(1), tf.reshape(parts.output().get(2), oneHead)), tf.constant(2));
+      Operand<TFloat32> scores = tf.math.mul(
+          tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)), tf.constant(scale));
+      Operand<TFloat32> y = tf.train.batchMatMul(tf.nn.softmax(scores), v, TFloat32.class);
+      Operand<TFloat32> merged = tf.reshape(y, tf.constant(new int[] {-1, width}));
+      return new Step(Layers.linear(tf, merged, wo, bo), List.of(k, v));
+    }
   }
 }
