@@ -140,11 +140,13 @@ public final class MlgruMixer implements TokenMixerProvider {
       if (state.size() != 1) {
         throw new IllegalArgumentException("mlgru carries one state tensor (h), got " + state.size());
       }
+      // the fed state has no static shape: give it [B, C] so the projections below see rank 2
+      Operand<TFloat32> previous = tf.reshape(state.get(0), tf.constant(new int[] {-1, width}));
       Operand<TFloat32> z = forget.apply(xt);
       Operand<TFloat32> f = tf.math.sigmoid(z);
       Operand<TFloat32> oneMinusF = tf.math.sigmoid(tf.math.neg(z));
       Operand<TFloat32> h = tf.math.add(
-          tf.math.mul(f, state.get(0)), tf.math.mul(oneMinusF, Layers.silu(tf, candidate.apply(xt))));
+          tf.math.mul(f, previous), tf.math.mul(oneMinusF, Layers.silu(tf, candidate.apply(xt))));
       return new Step(gated(xt, h), List.of(h));
     }
 
