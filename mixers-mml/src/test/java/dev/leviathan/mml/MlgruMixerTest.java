@@ -11,6 +11,7 @@ import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.testing.MixerHarness;
+import dev.leviathan.core.testing.StepChecks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -311,6 +312,33 @@ class MlgruMixerTest {
             }
           }
         }
+      }
+    }
+  }
+
+  @Test
+  void prefillThenStepsMatchApplyAndTheLoopReference() {
+    for (String quantize : new String[] {"off", "on"}) {
+      // chunk 3, context 12: prompts of 1, 5 and 10 positions end inside or at the edge of scan blocks
+      try (StepChecks s = StepChecks.of(provider, Map.of("quantize", quantize, "chunk", 3, "heads", 2), C, 12)) {
+        assertEquals(1, s.stateCount());
+        assertEquals(Long.MAX_VALUE, s.mixer().positionLimit());
+        boolean quantized = quantize.equals("on");
+        float[][][][] drawn = Loops.awayFromTies(quantized ? 81 : 82, seed -> {
+          Random rnd = new Random(seed);
+          for (String name : s.parameterNames()) {
+            s.set(name, name.startsWith("norm_") ? Loops.gains(rnd, C, 0.2) : Loops.ternarySafeWeights(rnd, C * C, 0.5));
+          }
+          float[][][] in = randn(rnd, 3, 11, C, 1.0);
+          return new float[][][][] {in, Loops.mlgru(in, s.parameters(), quantized)};
+        });
+        float[][][] x = drawn[0];
+        s.assertMatchesApply(x, 1e-5);
+        assertAllClose(drawn[1], s.generate(x, 5).outputs(), 1e-5);
+        for (java.util.List<long[]> shapes : s.generate(x, 5).stateShapes()) {
+          org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {3, C}, shapes.get(0), "h is [B, C]");
+        }
+        s.assertStepsIgnoreLaterInputs(x, 2, 83);
       }
     }
   }
