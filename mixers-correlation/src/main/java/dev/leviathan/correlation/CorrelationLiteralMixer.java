@@ -52,6 +52,10 @@ import org.tensorflow.types.TInt32;
  * VALID padding. No FFT (TensorFlow has no FFT gradient; none is needed behind the stop-gradient). Cost
  * O(T^2 D^2) per (batch, head) for the correlation plus O(T^2 D) for the scores; memory O(T D) for the
  * padded Q and S plus O(T^2) for the scores. Keep it to small widths and contexts.
+ *
+ * <p>No step function: it is not a {@code RecurrentTokenMixer}. Every output reads the whole sequence
+ * (and S changes with T), so a position's output is not final until the sequence is, and no state of
+ * the past can produce it. Generation with this mixer falls back to recomputing the whole window.
  */
 public final class CorrelationLiteralMixer implements TokenMixerProvider {
   @Override

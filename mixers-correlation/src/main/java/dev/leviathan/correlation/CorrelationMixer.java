@@ -6,6 +6,7 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -13,6 +14,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * {@code correlation}: the default Leviathan mixer. Queries are scored against keys with a
@@ -43,6 +45,14 @@ import org.tensorflow.types.TFloat32;
  * their element-wise maximum (the peak of the cross-correlation) is the score. Cost O((2L+1) T^2 D) time
  * per head; the gradient of each score entry flows through the lag that attains the maximum. No
  * parameter besides the projections.
+ *
+ * <p>Generation ({@link RecurrentTokenMixer}) keeps a key/value cache: the state is the raw keys and
+ * the values {@code [B, H, t, D]} of the t positions read (the lags act within one key's features, so
+ * nothing else is needed). A step appends {@code k_t, v_t} and scores {@code q_t} against the cache:
+ * with {@code reduce=learned} through {@code q~_t}; with {@code reduce=max} through
+ * {@code c_tau(t, s) = shift(q_t, -tau) . k_s}, the same sum as {@code q_t . shift(k_s, tau)} with
+ * {@code j' = j + tau} under either padding rule. No parameter depends on the absolute position, so
+ * there is no position limit. O((2L+1) t D) per head and step.
  */
 public final class CorrelationMixer implements TokenMixerProvider {
   /** Share of the lag-0 weight in {@code alpha} at initialisation (for {@code L > 0}). */
@@ -100,27 +110,57 @@ public final class CorrelationMixer implements TokenMixerProvider {
         ? layer.params().create("theta", new long[] {heads, 2L * lags + 1}, lagZeroInit(lags), false)
         : null;
     float scale = (float) (1.0 / Math.sqrt(d));
-    return x -> {
+    return new Correlation(tf, c, heads, lags, learned, circular, scale, wqkv, bqkv, wo, bo, theta);
+  }
+
+  private static final class Correlation implements RecurrentTokenMixer {
+    private final Ops tf;
+    private final int width;
+    private final int heads;
+    private final int d;
+    private final int lags;
+    private final boolean learned;
+    private final boolean circular;
+    private final float scale;
+    private final Operand<TFloat32> wqkv;
+    private final Operand<TFloat32> bqkv;
+    private final Operand<TFloat32> wo;
+    private final Operand<TFloat32> bo;
+    private final Operand<TFloat32> theta;
+
+    Correlation(Ops tf, int width, int heads, int lags, boolean learned, boolean circular, float scale,
+        Operand<TFloat32> wqkv, Operand<TFloat32> bqkv, Operand<TFloat32> wo, Operand<TFloat32> bo,
+        Operand<TFloat32> theta) {
+      this.tf = tf;
+      this.width = width;
+      this.heads = heads;
+      this.d = width / heads;
+      this.lags = lags;
+      this.learned = learned;
+      this.circular = circular;
+      this.scale = scale;
+      this.wqkv = wqkv;
+      this.bqkv = bqkv;
+      this.wo = wo;
+      this.bo = bo;
+      this.theta = theta;
+    }
+
+    @Override
+    public Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return prefill(x).output();
+    }
+
+    @Override
+    public Step prefill(Operand<TFloat32> x) {
       Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
       var parts = tf.split(tf.constant(2), qkv, 3L);
       Operand<TFloat32> q = Layers.splitHeads(tf, parts.output().get(0), heads);
       Operand<TFloat32> k = Layers.splitHeads(tf, parts.output().get(1), heads);
       Operand<TFloat32> v = Layers.splitHeads(tf, parts.output().get(2), heads);
       Operand<TFloat32> scores;
-      if (lags == 0) {
-        scores = tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true));
-      } else if (learned) {
-        // q~[j'] = sum_tau alpha_tau q[j' - tau] = sum_tau alpha_tau shift(q, -tau)[j']
-        Operand<TFloat32> alpha = tf.nn.softmax(theta);
-        Operand<TFloat32> qt = null;
-        for (int tau = -lags; tau <= lags; tau++) {
-          Operand<TFloat32> a = tf.reshape(
-              tf.slice(alpha, tf.constant(new int[] {0, tau + lags}), tf.constant(new int[] {heads, 1})),
-              tf.constant(new int[] {1, heads, 1, 1}));
-          Operand<TFloat32> term = tf.math.mul(shiftFeatures(tf, q, -tau, d, circular), a);
-          qt = qt == null ? term : tf.math.add(qt, term);
-        }
-        scores = tf.train.batchMatMul(qt, k, TFloat32.class, BatchMatMul.adjY(true));
+      if (lags == 0 || learned) {
+        scores = tf.train.batchMatMul(filteredQueries(q), k, TFloat32.class, BatchMatMul.adjY(true));
       } else {
         scores = null;
         for (int tau = -lags; tau <= lags; tau++) {
@@ -131,8 +171,58 @@ public final class CorrelationMixer implements TokenMixerProvider {
       }
       scores = tf.math.add(tf.math.mul(scores, tf.constant(scale)), Layers.causalMask(tf, Layers.dim(tf, x, 1)));
       Operand<TFloat32> y = tf.train.batchMatMul(tf.nn.softmax(scores), v, TFloat32.class);
-      return Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo);
-    };
+      return new Step(Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo), List.of(k, v));
+    }
+
+    /**
+     * Appends {@code k_t, v_t} to the cache and scores {@code q_t} against every cached key. For
+     * {@code reduce=max} the lag is moved to the query, {@code c_tau(t, s) = shift(q_t, -tau) . k_s}
+     * (same padding rule), so the cache is never shifted.
+     */
+    @Override
+    public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+      if (state.size() != 2) {
+        throw new IllegalArgumentException("correlation carries two state tensors (keys, values), got " + state.size());
+      }
+      Operand<TFloat32> qkv = Layers.linear(tf, xt, wqkv, bqkv);
+      var parts = tf.split(tf.constant(1), qkv, 3L);
+      Operand<TInt32> oneHead = tf.constant(new int[] {-1, heads, 1, d});
+      Operand<TFloat32> q = tf.reshape(parts.output().get(0), oneHead);
+      Operand<TFloat32> k = tf.concat(List.of(state.get(0), tf.reshape(parts.output().get(1), oneHead)), tf.constant(2));
+      Operand<TFloat32> v = tf.concat(List.of(state.get(1), tf.reshape(parts.output().get(2), oneHead)), tf.constant(2));
+      Operand<TFloat32> scores;
+      if (lags == 0 || learned) {
+        scores = tf.train.batchMatMul(filteredQueries(q), k, TFloat32.class, BatchMatMul.adjY(true));
+      } else {
+        scores = null;
+        for (int tau = -lags; tau <= lags; tau++) {
+          Operand<TFloat32> cTau = tf.train.batchMatMul(
+              shiftFeatures(tf, q, -tau, d, circular), k, TFloat32.class, BatchMatMul.adjY(true));
+          scores = scores == null ? cTau : tf.math.maximum(scores, cTau);
+        }
+      }
+      Operand<TFloat32> y = tf.train.batchMatMul(
+          tf.nn.softmax(tf.math.mul(scores, tf.constant(scale))), v, TFloat32.class);
+      Operand<TFloat32> merged = tf.reshape(y, tf.constant(new int[] {-1, width}));
+      return new Step(Layers.linear(tf, merged, wo, bo), List.of(k, v));
+    }
+
+    /** {@code q~[j'] = sum_tau alpha_tau q[j' - tau] = sum_tau alpha_tau shift(q, -tau)[j']}; q itself for L = 0. */
+    private Operand<TFloat32> filteredQueries(Operand<TFloat32> q) {
+      if (lags == 0) {
+        return q;
+      }
+      Operand<TFloat32> alpha = tf.nn.softmax(theta);
+      Operand<TFloat32> qt = null;
+      for (int tau = -lags; tau <= lags; tau++) {
+        Operand<TFloat32> a = tf.reshape(
+            tf.slice(alpha, tf.constant(new int[] {0, tau + lags}), tf.constant(new int[] {heads, 1})),
+            tf.constant(new int[] {1, heads, 1, 1}));
+        Operand<TFloat32> term = tf.math.mul(shiftFeatures(tf, q, -tau, d, circular), a);
+        qt = qt == null ? term : tf.math.add(qt, term);
+      }
+      return qt;
+    }
   }
 
   /** {@code theta[h, L] = ln(38 L)}, others 0: softmax gives lag 0 the share {@link #LAG0_SHARE}. */

@@ -6,6 +6,7 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -35,6 +36,14 @@ import org.tensorflow.types.TInt32;
  * <p>{@code beta} has shape {@code [H, L+1]} (column {@code tau}), raw unconstrained weights that start
  * at {@code [1, 0, .., 0]}: the mixer starts as plain attention. They are not normalised (a head may
  * learn to sharpen or flatten its scores through their sum) and not weight-decayed.
+ *
+ * <p>Generation ({@link RecurrentTokenMixer}): the state is the cache of smoothed keys {@code k~} and
+ * values {@code [B, H, t, D]} of the t positions read, plus (for {@code L > 0}) the raw keys of the
+ * last L positions {@code [B, H, L, D]} (zero for positions before 0). A step forms
+ * {@code k~_t = sum_tau beta_tau k_{t - tau}} from {@code k_t} and those L keys, appends {@code k~_t}
+ * and {@code v_t} to the cache, drops the oldest raw key and scores {@code q_t} against the cache.
+ * {@code beta} is indexed by lag, not by position, so there is no position limit (the {@code lags <
+ * context} rule only keeps the filter shorter than a training window). O(t D + L D) per head and step.
  */
 public final class CorrelationTimeMixer implements TokenMixerProvider {
   @Override
@@ -85,7 +94,44 @@ public final class CorrelationTimeMixer implements TokenMixerProvider {
     };
     var beta = layer.params().create("beta", new long[] {heads, lags + 1L}, firstLag, false);
     float scale = (float) (1.0 / Math.sqrt(d));
-    return x -> {
+    return new CorrelationTime(tf, c, heads, lags, scale, wqkv, bqkv, wo, bo, beta);
+  }
+
+  private static final class CorrelationTime implements RecurrentTokenMixer {
+    private final Ops tf;
+    private final int width;
+    private final int heads;
+    private final int d;
+    private final int lags;
+    private final float scale;
+    private final Operand<TFloat32> wqkv;
+    private final Operand<TFloat32> bqkv;
+    private final Operand<TFloat32> wo;
+    private final Operand<TFloat32> bo;
+    private final Operand<TFloat32> beta;
+
+    CorrelationTime(Ops tf, int width, int heads, int lags, float scale, Operand<TFloat32> wqkv,
+        Operand<TFloat32> bqkv, Operand<TFloat32> wo, Operand<TFloat32> bo, Operand<TFloat32> beta) {
+      this.tf = tf;
+      this.width = width;
+      this.heads = heads;
+      this.d = width / heads;
+      this.lags = lags;
+      this.scale = scale;
+      this.wqkv = wqkv;
+      this.bqkv = bqkv;
+      this.wo = wo;
+      this.bo = bo;
+      this.beta = beta;
+    }
+
+    @Override
+    public Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return prefill(x).output();
+    }
+
+    @Override
+    public Step prefill(Operand<TFloat32> x) {
       Operand<TInt32> t = Layers.dim(tf, x, 1);
       Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
       var parts = tf.split(tf.constant(2), qkv, 3L);
@@ -95,7 +141,59 @@ public final class CorrelationTimeMixer implements TokenMixerProvider {
       // kp[s + L] = k[s], kp[0..L-1] = 0; k_{s - tau} = kp[s + L - tau]
       Operand<TFloat32> kp = tf.pad(k, tf.constant(new int[][] {{0, 0}, {0, 0}, {lags, 0}, {0, 0}}), tf.constant(0f));
       // slicing to the shape of k keeps its static heads and width for mergeHeads
-      Operand<TInt32> size = tf.shape(k);
+      Operand<TFloat32> smoothed = smooth(kp, tf.shape(k));
+      Operand<TFloat32> scores = tf.math.mul(
+          tf.train.batchMatMul(q, smoothed, TFloat32.class, BatchMatMul.adjY(true)), tf.constant(scale));
+      scores = tf.math.add(scores, Layers.causalMask(tf, t));
+      Operand<TFloat32> y = tf.train.batchMatMul(tf.nn.softmax(scores), v, TFloat32.class);
+      Operand<TFloat32> out = Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo);
+      if (lags == 0) {
+        return new Step(out, List.of(smoothed, v));
+      }
+      // the raw keys of positions T-L .. T-1 (zero before position 0): kp[T .. T+L-1]
+      Operand<TFloat32> recent = tf.slice(kp,
+          tf.stack(List.of(tf.constant(0), tf.constant(0), t, tf.constant(0))), tf.constant(new int[] {-1, -1, lags, -1}));
+      return new Step(out, List.of(smoothed, v, recent));
+    }
+
+    /**
+     * Smooths the new key with the L raw keys before it, appends the smoothed key and the value to the
+     * cache, and scores {@code q_t} against every cached smoothed key (all at or before t).
+     */
+    @Override
+    public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+      int expected = lags == 0 ? 2 : 3;
+      if (state.size() != expected) {
+        throw new IllegalArgumentException("correlation-time with " + lags + " lags carries " + expected
+            + " state tensors (smoothed keys, values" + (lags == 0 ? "" : ", recent keys") + "), got " + state.size());
+      }
+      Operand<TFloat32> qkv = Layers.linear(tf, xt, wqkv, bqkv);
+      var parts = tf.split(tf.constant(1), qkv, 3L);
+      Operand<TInt32> oneHead = tf.constant(new int[] {-1, heads, 1, d});
+      Operand<TFloat32> q = tf.reshape(parts.output().get(0), oneHead);
+      Operand<TFloat32> kt = tf.reshape(parts.output().get(1), oneHead);
+      Operand<TFloat32> vt = tf.reshape(parts.output().get(2), oneHead);
+      // kp[L - tau] = k_{t - tau}: the L recent raw keys, then k_t
+      Operand<TFloat32> kp = lags == 0 ? kt : tf.concat(List.of(state.get(2), kt), tf.constant(2));
+      Operand<TFloat32> smoothedT = smooth(kp, tf.shape(kt));
+      Operand<TFloat32> k = tf.concat(List.of(state.get(0), smoothedT), tf.constant(2));
+      Operand<TFloat32> v = tf.concat(List.of(state.get(1), vt), tf.constant(2));
+      Operand<TFloat32> scores = tf.math.mul(
+          tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)), tf.constant(scale));
+      Operand<TFloat32> y = tf.train.batchMatMul(tf.nn.softmax(scores), v, TFloat32.class);
+      Operand<TFloat32> out = Layers.linear(tf, tf.reshape(y, tf.constant(new int[] {-1, width})), wo, bo);
+      if (lags == 0) {
+        return new Step(out, List.of(k, v));
+      }
+      Operand<TFloat32> recent = tf.slice(kp, tf.constant(new int[] {0, 0, 1, 0}), tf.constant(new int[] {-1, -1, lags, -1}));
+      return new Step(out, List.of(k, v, recent));
+    }
+
+    /**
+     * {@code out[i] = sum_{tau=0..L} beta_tau kp[i + L - tau]} along axis 2, for the keys {@code kp}
+     * preceded by the L keys before them; {@code size} is the shape of the result.
+     */
+    private Operand<TFloat32> smooth(Operand<TFloat32> kp, Operand<TInt32> size) {
       Operand<TFloat32> smoothed = null;
       for (int tau = 0; tau <= lags; tau++) {
         Operand<TFloat32> shifted = tf.slice(kp, tf.constant(new int[] {0, 0, lags - tau, 0}), size);
@@ -105,11 +203,7 @@ public final class CorrelationTimeMixer implements TokenMixerProvider {
         Operand<TFloat32> term = tf.math.mul(shifted, b);
         smoothed = smoothed == null ? term : tf.math.add(smoothed, term);
       }
-      Operand<TFloat32> scores = tf.math.mul(
-          tf.train.batchMatMul(q, smoothed, TFloat32.class, BatchMatMul.adjY(true)), tf.constant(scale));
-      scores = tf.math.add(scores, Layers.causalMask(tf, t));
-      Operand<TFloat32> y = tf.train.batchMatMul(tf.nn.softmax(scores), v, TFloat32.class);
-      return Layers.linear(tf, Layers.mergeHeads(tf, y), wo, bo);
-    };
+      return smoothed;
+    }
   }
 }
