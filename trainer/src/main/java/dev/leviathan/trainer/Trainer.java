@@ -60,6 +60,12 @@ public final class Trainer {
    * every model key; training continues from {@code checkpoints/last}.
    */
   public Result train(TrainConfig cfg, Path runDir, boolean resume, TrainingListener listener, Map<String, Object> runInfo) {
+    try (TensorBoardListener tb = new TensorBoardListener()) {
+      return run(cfg, runDir, resume, TrainingListeners.both(listener, tb), runInfo);
+    }
+  }
+
+  private Result run(TrainConfig cfg, Path runDir, boolean resume, TrainingListener listener, Map<String, Object> runInfo) {
     RunDirectory run = new RunDirectory(runDir);
     Checkpoints checkpoints = run.checkpoints();
     CheckpointState state = null;
@@ -152,6 +158,7 @@ public final class Trainer {
         double secs = (System.nanoTime() - t0) / 1e9;
         tokensPerSec = stepsTimed * tokensPerStep / Math.max(stepNanos / 1e9, 1e-9);
         listener.stepped(step, r.loss(), lr, tokensPerSec);
+        listener.gradientNorm(step, r.gradNorm());
         boolean end = step == cfg.steps;
         if (step % cfg.evalInterval == 0 || end) {
           TrainingListener.Evaluation e = evaluate(rt, cfg, evalTrain, evalVal, step, lr, tokensPerSec, elapsedBefore + secs);
@@ -177,6 +184,7 @@ public final class Trainer {
       if (cfg.sampleTokens > 0) {
         sample = new Sampler(rt, corpus.tokenizer()).sample("", cfg.sampleTokens, 0.8, 0, cfg.seed);
         run.appendSample("step " + step + ", temperature 0.8", sample);
+        listener.sampled(step, sample);
       }
       listener.finished();
       double valLoss = last == null ? Double.NaN : last.valLoss();

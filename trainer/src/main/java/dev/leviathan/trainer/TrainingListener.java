@@ -14,7 +14,13 @@ public interface TrainingListener {
 
   default void stepped(long step, double loss, double lr, double tokensPerSec) {}
 
+  /** The gradient norm (before clipping) of the step just taken; called right after {@link #stepped}. */
+  default void gradientNorm(long step, double norm) {}
+
   default void evaluated(Evaluation e, boolean best) {}
+
+  /** The text sampled at the end of the run. */
+  default void sampled(long step, String sample) {}
 
   default void checkpointed(String name, java.nio.file.Path path, long step) {}
 
