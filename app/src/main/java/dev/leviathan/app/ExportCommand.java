@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
  * per weight plus one float32 scale per tensor, and every other parameter in float32.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-    description = "Export a run's weights; --format ternary packs BitLinear weights at 2 bits each.")
+    description = "Export a run's weights; --format ternary packs BitLinear weights at 2 bits each,"
+        + " --format savedmodel writes a TensorFlow SavedModel folder.")
 final class ExportCommand implements Callable<Integer> {
   /** Mixers whose {@code w_*} parameters are BitLinear latent weights. */
   static final Set<String> TERNARY_MIXERS = Set.of("mlgru", "glu-mml");
@@ -38,10 +39,10 @@ final class ExportCommand implements Callable<Integer> {
   @Option(names = "--run", required = true, paramLabel = "DIR", description = "Run directory written by train.")
   Path run;
 
-  @Option(names = "--format", required = true, paramLabel = "ternary", description = "Export format: ternary.")
+  @Option(names = "--format", required = true, paramLabel = "ternary|savedmodel", description = "Export format.")
   String format;
 
-  @Option(names = "--out", required = true, paramLabel = "FILE", description = "File to write.")
+  @Option(names = "--out", required = true, paramLabel = "FILE|DIR", description = "File (ternary) or new folder (savedmodel) to write.")
   Path out;
 
   @Option(names = "--checkpoint", paramLabel = "last|best", description = "Which checkpoint (default: ${DEFAULT-VALUE}).")
@@ -51,17 +52,25 @@ final class ExportCommand implements Callable<Integer> {
   private final PrintStream stdout;
   private final Path workingDir;
 
+  private final dev.leviathan.core.registry.MixerRegistry registry;
+
   @Inject
-  ExportCommand(Trainer trainer, @Named("out") PrintStream stdout, @Named("workingDir") Path workingDir) {
+  ExportCommand(Trainer trainer, dev.leviathan.core.registry.MixerRegistry registry, @Named("out") PrintStream stdout,
+      @Named("workingDir") Path workingDir) {
     this.trainer = trainer;
+    this.registry = registry;
     this.stdout = stdout;
     this.workingDir = workingDir;
   }
 
   @Override
   public Integer call() {
+    if (format.equals("savedmodel")) {
+      return SavedModelExport.run(trainer, registry, workingDir.resolve(run), checkpoint, workingDir.resolve(out), stdout);
+    }
     if (!format.equals("ternary")) {
-      throw new IllegalArgumentException("unknown export format '" + format + "'; the supported format is: ternary");
+      throw new IllegalArgumentException("unknown export format '" + format + "'; the supported formats are: ternary,"
+          + " savedmodel");
     }
     Path runDir = workingDir.resolve(run);
     Path file = workingDir.resolve(out);

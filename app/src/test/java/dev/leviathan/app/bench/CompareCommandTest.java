@@ -66,6 +66,11 @@ class CompareCommandTest {
       Matcher m = Pattern.compile("val_loss=([0-9.]+)").matcher(eval.out());
       assertTrue(m.find(), eval.out());
       assertEquals(valLoss, Double.parseDouble(m.group(1)), 2e-4, eval.out());
+
+      // Each run has its own tb/, so `tensorboard --logdir cmp` lists the runs side by side.
+      long valScalars = dev.leviathan.trainer.EventFiles.eventsIn(dir.resolve(mixer + "-seed1/tb")).stream()
+          .flatMap(e -> e.getSummary().getValueList().stream()).filter(v -> v.getTag().equals("loss/val")).count();
+      assertEquals(1 + 2, valScalars, "validation loss at steps 0, 3 and 6");
     }
     String md = Files.readString(dir.resolve("compare.md"));
     assertTrue(md.contains("| mixer | seeds | params | val loss | val bpc | tokens/s | wall time (s) |"), md);
