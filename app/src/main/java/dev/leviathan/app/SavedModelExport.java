@@ -45,8 +45,7 @@ import org.tensorflow.types.TInt32;
  * asset {@code assets/}{@value #VOCABULARY} (JSON: tokenizer kind and the token strings, id = index),
  * registered in the MetaGraph's {@code asset_file_def} against the string constant
  * {@code vocabulary_file}, which TensorFlow's loaders set to the asset's absolute path.
- * A next-token {@code step} signature (token + carried state -> logits + state) belongs next to
- * {@link #logits}; it is not exported yet.
+ * A next-token {@code step} signature is not exported yet: see {@link #signatures}.
  */
 final class SavedModelExport {
   static final String SIGNATURE = "logits";
@@ -103,15 +102,13 @@ final class SavedModelExport {
         ParameterStore params = new ParameterStore(config.layers());
         LanguageModel model = new LanguageModel(tf, config, registry, params);
         variables = params.all().size();
-        Placeholder<TInt32> tokens = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-        Operand<TFloat32> logits = logits(tf, model, tokens);
+        List<Signature> signatures = signatures(tf, model);
         Operand<?> vocabularyFile = tf.withName(VOCABULARY_TENSOR).constant(VOCABULARY);
         try (Session session = new Session(graph)) {
           session.restore(variablesPrefix);
-          SavedModelBundle.exporter(tmp.toString()).withSession(session)
-              .withSignature(signature(SIGNATURE, tokens, logits))
-              .withSignature(signature(Signature.DEFAULT_KEY, tokens, logits))
-              .export();
+          SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(tmp.toString()).withSession(session);
+          signatures.forEach(exporter::withSignature);
+          exporter.export();
         }
         addVocabularyAsset(tmp, vocabularyFile.op().name(), tokenizer);
       }
@@ -129,13 +126,20 @@ final class SavedModelExport {
     return variables;
   }
 
-  /** The {@value #SIGNATURE} output: logits at every position. */
-  static Operand<TFloat32> logits(Ops tf, LanguageModel model, Operand<TInt32> tokens) {
-    return tf.withName("logits").identity(model.logits(tokens));
-  }
-
-  private static Signature signature(String key, Operand<TInt32> tokens, Operand<TFloat32> logits) {
-    return Signature.builder(key).input("tokens", tokens).output("logits", logits).build();
+  /**
+   * The exported signatures, built into the export graph: {@value #SIGNATURE} (logits at every position)
+   * and the same as {@code serving_default}. A {@code step} signature (one token per sequence plus the
+   * carried mixer state -> logits and the new state) is to be added to this list when every mixer of the
+   * model has a step function.
+   */
+  static List<Signature> signatures(Ops tf, LanguageModel model) {
+    Placeholder<TInt32> tokens = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    Operand<TFloat32> logits = tf.withName("logits").identity(model.logits(tokens));
+    List<Signature> out = new ArrayList<>();
+    for (String key : List.of(SIGNATURE, Signature.DEFAULT_KEY)) {
+      out.add(Signature.builder(key).input("tokens", tokens).output("logits", logits).build());
+    }
+    return out;
   }
 
   /** Writes {@code assets/vocab.json} and lists it in the MetaGraph's {@code asset_file_def}. */

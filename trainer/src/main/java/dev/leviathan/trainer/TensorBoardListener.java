@@ -68,7 +68,10 @@ public final class TensorBoardListener implements TrainingListener, AutoCloseabl
         tf.constant(StandardCharsets.ISO_8859_1, new String(textPlugin, StandardCharsets.ISO_8859_1)));
     flush = tf.summary.flushSummaryWriter(writer);
     closeWriter = tf.summary.closeSummaryWriter(writer);
-    session = new Session(graph);
+    // CPU only and one thread each: the writer ops are tiny, and on a GPU machine this session must not
+    // claim the GPU before the model's session does.
+    session = new Session(graph, Devices.configure(org.tensorflow.proto.ConfigProto.newBuilder(), Devices.Choice.CPU)
+        .setIntraOpParallelismThreads(1).setInterOpParallelismThreads(1).build());
   }
 
   @Override
