@@ -26,7 +26,7 @@ import org.tensorflow.types.TString;
  * scalars {@link #SCALARS} at the evaluation's step; the run's config.yaml is logged as text tag
  * {@code config} at the first step of each (re)start, the final sample as text tag {@code sample}.
  * On resume, events after the checkpoint's step are first removed from the existing files, then a new file
- * is added, so every (tag, step) occurs once.
+ * is added, so every (tag, step) occurs once; a fresh (not resumed) run deletes earlier event files.
  */
 public final class TensorBoardListener implements TrainingListener, AutoCloseable {
   /** The folder under the run directory. */
@@ -82,6 +82,16 @@ public final class TensorBoardListener implements TrainingListener, AutoCloseabl
       EventFiles.removeEvents(dir, e -> e.getStep() > from
           || e.getStep() == from && e.hasSummary() && e.getSummary().getValueList().stream()
               .anyMatch(v -> v.getTag().equals("config")));
+    } else {
+      // A fresh run starts a fresh log, as it starts a fresh metrics.csv (e.g. after a run that died
+      // before its first checkpoint).
+      for (Path f : EventFiles.files(dir)) {
+        try {
+          Files.delete(f);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
     }
     // A fresh suffix per writer: TensorFlow names the file by the second and host, and would
     // overwrite a file of a run resumed within the same second.

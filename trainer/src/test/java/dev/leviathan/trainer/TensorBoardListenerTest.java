@@ -43,7 +43,7 @@ class TensorBoardListenerTest {
     new Trainer(registry).train(config(20), run, false, TrainingListener.NONE, Map.of());
     // Events logged after the checkpoint at step 20 by a run that then died: a resume must drop them.
     try (TensorBoardListener stale = new TensorBoardListener()) {
-      stale.started(new TrainingListener.Start(1, 1, "cpu", "x", 20, 30, run, false));
+      stale.started(new TrainingListener.Start(1, 1, "cpu", "x", 20, 30, run, true));
       stale.evaluated(new TrainingListener.Evaluation(25, 9, 9, 9, 9, 9, 9), false);
     }
     assertTrue(scalars(run).containsKey("loss/val@25"));
@@ -98,6 +98,20 @@ class TensorBoardListenerTest {
     Files.write(f, b);
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> EventFiles.records(f));
     assertTrue(e.getMessage().contains("CRC mismatch"), e.getMessage());
+  }
+
+  @Test
+  void aFreshRunInAFolderWithOldEventFilesStartsAFreshLog() {
+    Path run = dir.resolve("again");
+    for (int attempt = 0; attempt < 2; attempt++) {
+      try (TensorBoardListener tb = new TensorBoardListener()) {
+        tb.started(new TrainingListener.Start(1, 1, "cpu", "x", 0, 1, run, false));
+        tb.evaluated(new TrainingListener.Evaluation(attempt == 0 ? 5 : 3, 2, 3, 4, 5, 6, 7), false);
+      }
+    }
+    assertEquals(1, EventFiles.files(run.resolve("tb")).size());
+    assertEquals(java.util.Set.of("loss/train@3", "loss/val@3", "bpc/val@3", "lr@3", "tokens_per_sec@3"),
+        scalars(run).keySet());
   }
 
   private static void close(double expected, Float actual, double tol, TrainingListener.Evaluation e) {
