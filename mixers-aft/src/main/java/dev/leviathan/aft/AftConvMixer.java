@@ -6,6 +6,7 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -40,12 +41,16 @@ import org.tensorflow.types.TInt32;
  * plays the role of attention's {@code W_o}; the paper's equation ends at {@code y}.
  *
  * <p>Computed, with {@code a = [exp(k) ⊙ v, exp(k)]} per head, in the equal form
- * {@code cumsum(a)_{t-s} + conv(a, exp(w~_i))} (one causal DepthwiseConv2dNative over time), which has
- * no {@code exp(w~) - 1} terms to cancel against the running sum. Each head is scaled by
- * {@code exp(-m_i)}, {@code m_i = max(0, max_d w~_i[d])} (detached; it cancels in the ratio and depends
- * on parameters only; the 0 stands for the positions beyond the kernel, so it may exceed what the
- * first s - 1 rows need, which matters only for kernel biases spanning ~100 nats). {@code exp(k)} carries a detached per-head power-of-two shift that cancels
- * bit-exactly (see {@link AftOps}). Cost O(T s C) time, O(T C) memory per sequence.
+ * {@code cumsum(a)_{t-s} + sum_{d < s} exp(w~_i[d]) a_{t-d}} (a loop over the s taps), which has no
+ * {@code exp(w~) - 1} terms to cancel against the running sum. Row t of head i is scaled by
+ * {@code exp(-m_t - r_i)}: {@code m_t} the causal running maximum of the head's key (see
+ * {@link AftOps}; it differs from row to row, which is why the taps are a loop and not one
+ * convolution), {@code r_i = max(0, max_d w~_i[d])} (the 0 stands for the positions beyond the
+ * kernel); both detached, they cancel in the ratio, and every weight is {@code <= 1}. Cost
+ * O(T C (s + log T)) time, O(T C) memory per sequence (reverse mode keeps the s delayed copies).
+ *
+ * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
+ * before them and the running maximum (constant size); nothing depends on the absolute position.
  */
 public final class AftConvMixer implements TokenMixerProvider {
   /** Added to the variance of a kernel before the square root. */
@@ -58,7 +63,7 @@ public final class AftConvMixer implements TokenMixerProvider {
 
   @Override
   public String description() {
-    return "causal 1-D AFT-conv: per-head causal depth-wise convolution of exp(k) ⊙ v plus a running sum, O(T s C)";
+    return "causal 1-D AFT-conv: per-head causal convolution of exp(k) ⊙ v over s taps plus a running sum, O(T s C)";
   }
 
   @Override
@@ -100,32 +105,48 @@ public final class AftConvMixer implements TokenMixerProvider {
     Operand<TFloat32> bias = tf.math.add(tf.math.mul(tf.reshape(gamma, perHead), normalised), tf.reshape(beta, perHead)); // [h, s]
     Operand<TFloat32> max = tf.stopGradient(
         tf.math.maximum(tf.max(bias, taps, Max.keepDims(true)), tf.constant(0f))); // [h, 1]
-    Operand<TFloat32> tapWeight = tf.math.exp(tf.math.sub(bias, max));
-    Operand<TFloat32> outsideWeight = tf.reshape(tf.math.exp(tf.math.neg(max)), tf.constant(new int[] {1, 1, heads, 1}));
-    // DepthwiseConv2dNative correlates: filter row j meets offset d = s - 1 - j after s - 1 steps of front padding
-    Operand<TFloat32> filter = tf.reshape(
-        tf.tile(
-            tf.reshape(tf.linalg.transpose(tf.reverse(tapWeight, tf.constant(new int[] {1})), tf.constant(new int[] {1, 0})),
-                tf.constant(new int[] {s, 1, heads, 1})),
-            tf.constant(new int[] {1, 1, 1, d + 1})),
-        tf.constant(new int[] {s, 1, heads * (d + 1), 1}));
+    Operand<TFloat32> logTap = tf.math.sub(bias, max); // [h, s]
+    Operand<TFloat32> logOutside = tf.reshape(tf.math.neg(max), tf.constant(new int[] {1, 1, heads, 1}));
+    Operand<TInt32> perHeadColumn = tf.constant(new int[] {1, 1, heads, 1});
+    List<? extends Operand<TFloat32>> tapColumns =
+        s == 1 ? List.of(logTap) : tf.split(tf.constant(1), logTap, (long) s).output();
+    // the taps by window position, oldest (offset s - 1) first, for one step: [1, s, h, 1]
+    Operand<TFloat32> tapsByIndex = tf.reshape(
+        tf.linalg.transpose(tf.reverse(logTap, tf.constant(new int[] {1})), tf.constant(new int[] {1, 0})),
+        tf.constant(new int[] {1, s, heads, 1}));
+    int context = layer.context();
 
-    return x -> {
-      Operand<TInt32> t = Layers.dim(tf, x, 1);
-      Operand<TInt32> bt = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-      List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, heads, c);
-      Operand<TFloat32> e = tf.expandDims(AftOps.scaledExp(tf, qkv.get(1)), tf.constant(3)); // [B, T, h, 1]
-      Operand<TFloat32> v = tf.reshape(qkv.get(2), tf.concat(List.of(bt, tf.constant(new int[] {heads, d})), tf.constant(0)));
-      Operand<TFloat32> terms = AftOps.terms(tf, e, v); // [B, T, h, D + 1]
-      Operand<TFloat32> far = tf.math.mul(AftOps.delay(tf, tf.math.cumsum(terms, tf.constant(1)), s, t), outsideWeight);
-      Operand<TFloat32> flat = tf.reshape(terms, tf.concat(List.of(bt, tf.constant(new int[] {1, heads * (d + 1)})), tf.constant(0)));
-      Operand<TFloat32> near = tf.nn.depthwiseConv2dNative(
-          AftOps.padFront(tf, flat, s - 1), filter, List.of(1L, 1L, 1L, 1L), "VALID");
-      Operand<TFloat32> sums = tf.math.add(far,
-          tf.reshape(near, tf.concat(List.of(bt, tf.constant(new int[] {heads, d + 1})), tf.constant(0))));
-      var parts = tf.splitV(sums, tf.constant(new int[] {d, 1}), tf.constant(3), 2L);
-      Operand<TFloat32> ratio = tf.math.div(parts.output().get(0), parts.output().get(1));
-      return AftOps.readout(tf, qkv.get(0), tf.reshape(ratio, Layers.withLastDim(tf, x, c)), wo);
+    return new RecurrentTokenMixer() {
+      @Override
+      public Operand<TFloat32> apply(Operand<TFloat32> x) {
+        return prefill(x).output();
+      }
+
+      @Override
+      public Step prefill(Operand<TFloat32> x) {
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, heads, c);
+        AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), heads, 1),
+            AftOps.splitLast(tf, qkv.get(2), heads, d), s, i -> tf.reshape(tapColumns.get(i), perHeadColumn),
+            logOutside, context);
+        return new Step(readout(qkv.get(0), sums.sums()), sums.state());
+      }
+
+      @Override
+      public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+        if (state.size() != 4) {
+          throw new IllegalArgumentException("aft-conv carries four state tensors (window keys, window values,"
+              + " sums before the window, running maximum), got " + state.size());
+        }
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, xt, wqkv, c, heads, c);
+        AftOps.Sums sums = AftOps.windowStep(tf, AftOps.splitLast(tf, qkv.get(1), heads, 1),
+            AftOps.splitLast(tf, qkv.get(2), heads, d), state, tapsByIndex,
+            tf.reshape(logOutside, tf.constant(new int[] {1, heads, 1})));
+        return new Step(readout(qkv.get(0), sums.sums()), sums.state());
+      }
+
+      private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, d), Layers.withLastDim(tf, q, c)), wo);
+      }
     };
   }
 }

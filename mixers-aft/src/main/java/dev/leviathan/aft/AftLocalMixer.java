@@ -6,6 +6,7 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -44,12 +45,17 @@ import org.tensorflow.types.TInt32;
  * </pre>
  *
  * which has no {@code exp(w) - 1} terms to cancel against the running sum, so it stays accurate when
- * the window holds most of the weight. Each row is scaled by {@code exp(-m_t)}, {@code m_t} the maximum
- * over the entries present in row t (band entries {@code t - d >= 0}, and 0 when {@code t >= s});
- * detached, it cancels in the ratio and depends on parameters only. {@code exp(k)} carries a detached
- * per-channel power-of-two shift that cancels bit-exactly (see {@link AftOps}). Cost O(T s C) time;
- * the forward pass needs O(T C) memory besides its input (one delayed copy at a time, no
- * {@code T x T} matrix); reverse-mode gradients keep the s delayed copies, O(T s C).
+ * the window holds most of the weight. Every term of row t is scaled by {@code exp(-m_t - r_t)}:
+ * {@code m_t} the causal running maximum of the keys (see {@link AftOps}), {@code r_t} the maximum over
+ * the bias entries present in row t (band entries {@code t - d >= 0}, and 0 when {@code t >= s});
+ * both detached, they cancel in the ratio, and every weight is {@code <= 1}. {@code cumsum(a)_{t-s}}
+ * is the rescaled prefix sum of {@link AftOps#prefixSums}. Cost O(T C (s + log T)) time; the forward
+ * pass needs O(T C) memory besides its input (no {@code T x T} matrix); reverse-mode gradients keep
+ * the s delayed copies, O(T s C).
+ *
+ * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
+ * before them and the running maximum (constant size, {@code O(s C)} per sequence); the bias rows
+ * exist for {@code Tmax} positions, so {@link RecurrentTokenMixer#positionLimit()} is the context.
  */
 public final class AftLocalMixer implements TokenMixerProvider {
   @Override
@@ -120,27 +126,55 @@ public final class AftLocalMixer implements TokenMixerProvider {
     Operand<TFloat32> outside = tf.constant(outsideAbsent);
     Operand<TFloat32> rowMax = tf.stopGradient(
         tf.math.maximum(tf.max(present, tf.constant(1), Max.keepDims(true)), outside));
-    Operand<TFloat32> bandWeight = tf.math.exp(tf.math.sub(present, rowMax)); // [Tmax, s]
-    Operand<TFloat32> outsideWeight = tf.math.exp(tf.math.sub(outside, rowMax)); // [Tmax, 1], constant
+    Operand<TFloat32> logBand = tf.math.sub(present, rowMax); // [Tmax, s]
+    Operand<TFloat32> logOutside = tf.math.sub(outside, rowMax); // [Tmax, 1], constant
+    Operand<TInt32> column = tf.constant(new int[] {1, -1, 1, 1});
 
-    return x -> {
-      Operand<TInt32> t = Layers.dim(tf, x, 1);
-      List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-      Operand<TFloat32> terms = AftOps.terms(tf, AftOps.scaledExp(tf, qkv.get(1)), qkv.get(2));
-      Operand<TInt32> column = tf.constant(new int[] {1, -1, 1});
-      Operand<TFloat32> far = AftOps.delay(tf, tf.math.cumsum(terms, tf.constant(1)), s, t);
-      Operand<TFloat32> sums = tf.math.mul(tf.reshape(AftOps.firstRows(tf, outsideWeight, t), column), far);
-      // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1] each
-      // (a one-way Split has a gradient TensorFlow cannot build: a Concat of one input)
-      Operand<TFloat32> bandRows = AftOps.firstRows(tf, bandWeight, t);
-      List<? extends Operand<TFloat32>> diagonals =
-          s == 1 ? List.of(bandRows) : tf.split(tf.constant(1), bandRows, (long) s).output();
-      Operand<TFloat32> padded = AftOps.padFront(tf, terms, s - 1);
-      for (int d = 0; d < s; d++) {
-        Operand<TFloat32> delayed = AftOps.window(tf, padded, s - 1 - d, t); // a_{t-d}
-        sums = tf.math.add(sums, tf.math.mul(tf.reshape(diagonals.get(d), column), delayed));
+    return new RecurrentTokenMixer() {
+      @Override
+      public Operand<TFloat32> apply(Operand<TFloat32> x) {
+        return prefill(x).output();
       }
-      return AftOps.readout(tf, qkv.get(0), AftOps.ratio(tf, sums), wo);
+
+      @Override
+      public Step prefill(Operand<TFloat32> x) {
+        Operand<TInt32> t = Layers.dim(tf, x, 1);
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
+        // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1, 1] each
+        // (a one-way Split has a gradient TensorFlow cannot build: a Concat of one input)
+        Operand<TFloat32> bandRows = AftOps.firstRows(tf, logBand, t);
+        List<? extends Operand<TFloat32>> diagonals =
+            s == 1 ? List.of(bandRows) : tf.split(tf.constant(1), bandRows, (long) s).output();
+        AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), c, 1),
+            AftOps.splitLast(tf, qkv.get(2), c, 1), s, d -> tf.reshape(diagonals.get(d), column),
+            tf.reshape(AftOps.firstRows(tf, logOutside, t), column), tmax);
+        return new Step(readout(qkv.get(0), sums.sums()), sums.state());
+      }
+
+      @Override
+      public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+        if (state.size() != 4) {
+          throw new IllegalArgumentException("aft-local carries four state tensors (window keys, window values,"
+              + " sums before the window, running maximum), got " + state.size());
+        }
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, xt, wqkv, c, c, c);
+        // row t of the band, oldest window position (offset s - 1) first
+        Operand<TFloat32> row = tf.reshape(tf.reverse(tf.gather(logBand, position, tf.constant(0)), tf.constant(new int[] {0})),
+            tf.constant(new int[] {1, s, 1, 1}));
+        Operand<TFloat32> far = tf.reshape(tf.gather(logOutside, position, tf.constant(0)), tf.constant(new int[] {1, 1, 1}));
+        AftOps.Sums sums = AftOps.windowStep(tf, AftOps.splitLast(tf, qkv.get(1), c, 1),
+            AftOps.splitLast(tf, qkv.get(2), c, 1), state, row, far);
+        return new Step(readout(qkv.get(0), sums.sums()), sums.state());
+      }
+
+      @Override
+      public long positionLimit() {
+        return tmax;
+      }
+
+      private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1), Layers.withLastDim(tf, q, c)), wo);
+      }
     };
   }
 }

@@ -2,95 +2,192 @@ package dev.leviathan.aft;
 
 import dev.leviathan.core.ops.Layers;
 import java.util.List;
+import java.util.function.IntFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Max;
+import org.tensorflow.op.core.Squeeze;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * Graph pieces shared by the Attention Free Transformer mixers: the stabilised exponential of the
- * keys, shifts along time, and the gated read-out.
+ * Graph pieces shared by the Attention Free Transformer mixers: the causal running maximum of the
+ * keys, the rescaled prefix sums, the windowed sums of aft-local and aft-conv, shifts along time and
+ * the gated read-out.
  *
- * <h2>Stabilising {@code exp(k)} without breaking causality</h2>
+ * <h2>A causal shift of the keys</h2>
  *
- * Every AFT output is a ratio {@code sum_u a_u exp(k_u) v_u / sum_u a_u exp(k_u)} per channel, so any
- * factor that multiplies all terms of a row cancels. The usual choice, subtracting the per-channel
- * maximum of {@code k} over the whole sequence, cancels only mathematically: {@code exp(k - M)} is
- * rounded differently for every {@code M}, so a new maximum arriving at a later position changes the
- * float32 bits of every earlier output, and a later key more than ~87 nats above the earlier ones makes
- * their terms underflow to 0 (earlier outputs become 0/0). A running maximum (over positions
- * {@code <= t}) is causal but is a different constant on every row, which turns the running sum into a
- * rescaled scan and the {@code exp(w) @ (exp(k) v)} matmul of {@code aft-full} into a
- * {@code [T, T, C]} tensor. (Measured: with {@code exp(k - max_t k)} the causality tests of this
- * module fail by one ulp, and keys spread over [-50, 50] give 0/0 at early positions.)
+ * Every AFT output is a ratio {@code sum_{u <= t} a_tu exp(k_u) v_u / sum_{u <= t} a_tu exp(k_u)} per
+ * channel, so any factor {@code exp(-m_t)} that multiplies all terms of row t cancels. Here
+ * {@code m_t = max_{u <= t} k_u}, the running maximum over time per (sequence, channel), detached. It
+ * depends only on positions {@code <= t}, so the output at t is computed from positions {@code <= t}
+ * alone (bit-exact causality, whatever later keys do), and every term is {@code exp(k_u - m_t) <= 1}
+ * with the largest equal to 1: no overflow, and no 0/0, for keys of any finite size and spread. Terms
+ * more than ~87 nats below the running maximum underflow to 0, where their weight is below float
+ * precision anyway.
  *
- * <p>The shift used here is the per-channel maximum over time, detached, but applied as an exact power
- * of two, so that it cancels bit-exactly:
+ * <p>The running maximum is a Hillis-Steele scan ({@code ceil(log2 context)} steps of
+ * {@code m = max(m, m delayed by 2^i)}). The prefix sums in the scale of each row,
+ * {@code S_t = sum_{u <= t} exp(k_u - m_t) x_u}, obey {@code S_t = exp(m_{t-1} - m_t) S_{t-1} +
+ * exp(k_t - m_t) x_t}, a linear recurrence with decays {@code <= 1}, computed by the same kind of scan
+ * on pairs (decay product, sum): {@code S += A ⊙ (S delayed by 2^i)}, {@code A *= A delayed by 2^i}.
+ * Both cost {@code O(T C log T)} time; the backward pass keeps one {@code [B, T, 2C]} tensor per step.
  *
- * <pre>
- *   n_u   = floor(k_u / ln 2)                        integer, from k_u alone     (stop-gradient)
- *   f_u   = exp(k_u - n_u ln 2)                      in [1, 2), from k_u alone
- *   N     = max_u n_u - HEADROOM (64)                per (sequence, channel)     (stop-gradient)
- *   e_u   = f_u * 2^(n_u - N)   = exp(k_u) 2^-N      the power of two is built from its bits
- * </pre>
- *
- * Multiplying by a power of two is exact in IEEE arithmetic, and so is every sum, product and quotient
- * of such scaled numbers (rounding is invariant under power-of-two scaling as long as results stay in
- * the normal range). The value {@code f_u} depends only on {@code k_u}, so changing later inputs can
- * change {@code N} but leaves every output at earlier positions bit-identical. The largest term is
- * {@code 2^64..2^65}; the headroom of 64 binary orders keeps terms up to ~131 nats below the maximum
- * in the normal range (and sums over {@code T <= 2^20} positions of {@code |v| < 2^40} finite), so keys
- * of any magnitude are handled, and key ranges up to ~131 nats within one sequence and channel are
- * exact. Only a range beyond that underflows the smallest terms, which then depend on the future
- * maximum, like any max-subtraction scheme. The gradient is that of {@code exp(k) 2^-N}: {@code n} and
- * the scale are constants.
+ * <p>Shapes: keys {@code k} are {@code [B, T, K, 1]} (K keys, one per channel or per head) and values
+ * {@code v} are {@code [B, T, K, D]} (the D channels sharing a key); the sums carry numerator and
+ * denominator side by side, {@code [B, T, K, D + 1]}.
  */
 final class AftOps {
-  /** Binary orders of magnitude between the largest scaled term and 1. */
-  static final int HEADROOM = 64;
-
-  /** ln 2 = LN2_HI + LN2_LO; the low 9 mantissa bits of LN2_HI are 0, so {@code n * LN2_HI} is exact for |n| < 512. */
-  private static final float LN2_HI = 0.693145751953125f;
-  private static final float LN2_LO = (float) (Math.log(2.0) - 0.693145751953125);
-  private static final float INV_LN2 = (float) (1.0 / Math.log(2.0));
-  /** 2^23: one unit of the float32 exponent field. */
-  private static final float EXPONENT_UNIT = 8388608f;
+  /** Stands for minus infinity in shifted keys: {@code exp(NEG - m) = 0} for every finite m, without NaN. */
+  static final float NEG = -Float.MAX_VALUE;
 
   private AftOps() {}
 
-  /**
-   * {@code exp(k) * 2^-N}, {@code N} per (sequence, channel) as in the class comment; {@code k} is
-   * {@code [B, T, K]} and the maximum runs over the time axis 1.
-   */
-  static Operand<TFloat32> scaledExp(Ops tf, Operand<TFloat32> k) {
-    Operand<TFloat32> n = tf.stopGradient(tf.math.floor(tf.math.mul(tf.stopGradient(k), tf.constant(INV_LN2))));
-    // k - n ln 2 in two steps (Cody-Waite), so the reduced argument keeps the precision of k
-    Operand<TFloat32> reduced = tf.math.sub(
-        tf.math.sub(k, tf.math.mul(n, tf.constant(LN2_HI))), tf.math.mul(n, tf.constant(LN2_LO)));
-    Operand<TFloat32> f = tf.math.exp(reduced);
-    Operand<TFloat32> shift = tf.math.sub(tf.max(n, tf.constant(1), Max.keepDims(true)), tf.constant((float) HEADROOM));
-    // biased exponent of 2^(n - N): n - N + 127 in [0, 127 + HEADROOM]; 0 encodes +0.0 (negligible terms)
-    Operand<TFloat32> biased = tf.math.maximum(tf.math.add(tf.math.sub(n, shift), tf.constant(127f)), tf.constant(0f));
-    Operand<TInt32> bits = tf.dtypes.cast(tf.math.mul(biased, tf.constant(EXPONENT_UNIT)), TInt32.class);
-    Operand<TFloat32> scale = tf.stopGradient(tf.bitcast(bits, TFloat32.class));
-    return tf.math.mul(f, scale);
+  /** Number of doubling steps a scan needs to cover {@code context} positions. */
+  static int levels(int context) {
+    int n = 0;
+    while ((1L << n) < context) {
+      n++;
+    }
+    return n;
+  }
+
+  /** {@code max_{u <= t} k_u} along time (axis 1), detached. */
+  static Operand<TFloat32> runningMax(Ops tf, Operand<TFloat32> k, int context) {
+    Operand<TInt32> t = Layers.dim(tf, k, 1);
+    Operand<TFloat32> m = tf.stopGradient(k);
+    for (int i = 0; i < levels(context); i++) {
+      m = tf.math.maximum(m, delay(tf, m, 1 << i, t, NEG));
+    }
+    return m;
+  }
+
+  /** {@code [exp(k - m) ⊙ v, exp(k - m)]} along the last axis. */
+  static Operand<TFloat32> terms(Ops tf, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> v) {
+    Operand<TFloat32> e = tf.math.exp(tf.math.sub(k, m));
+    return tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(-1));
   }
 
   /**
-   * {@code x} delayed by {@code d} steps along time: {@code out[:, t] = x[:, t - d]}, zeros for
+   * {@code S_t = sum_{u <= t} exp(k_u - m_t) [v_u, 1]} for keys {@code [B, T, K, 1]}, their running
+   * maximum {@code m} and values {@code [B, T, K, D]}: the scan of the class comment.
+   */
+  static Operand<TFloat32> prefixSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> v, int context) {
+    Operand<TInt32> t = Layers.dim(tf, k, 1);
+    Operand<TFloat32> decay = tf.math.exp(tf.math.sub(delay(tf, m, 1, t, NEG), m)); // exp(m_{t-1} - m_t), 0 at t = 0
+    Operand<TFloat32> sums = terms(tf, k, m, v);
+    int n = levels(context);
+    for (int i = 0; i < n; i++) {
+      sums = tf.math.add(sums, tf.math.mul(decay, delay(tf, sums, 1 << i, t, 0f)));
+      if (i + 1 < n) {
+        decay = tf.math.mul(decay, delay(tf, decay, 1 << i, t, 0f));
+      }
+    }
+    return sums;
+  }
+
+  /** Sums {@code [B, T, K, D + 1]} and the state after the last position. */
+  record Sums(Operand<TFloat32> sums, List<Operand<TFloat32>> state) {}
+
+  /**
+   * The windowed AFT sums of aft-local and aft-conv, in the scale {@code exp(-m_t)}:
+   *
+   * <pre>
+   *   exp(far_t) exp(m_{t-s} - m_t) S_{t-s}  +  sum_{d < s} exp(k_{t-d} + near(d)_t - m_t) [v_{t-d}, 1]
+   * </pre>
+   *
+   * with {@code S} the {@link #prefixSums}, {@code near(d)} the log weight of offset d (broadcast
+   * against {@code [B, T, K, 1]}) and {@code far} that of every position further back. The state is
+   * that of {@link #windowStep} after the last position.
+   */
+  static Sums windowSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int s,
+      IntFunction<Operand<TFloat32>> near, Operand<TFloat32> far, int context) {
+    Operand<TInt32> t = Layers.dim(tf, k, 1);
+    Operand<TFloat32> m = runningMax(tf, k, context);
+    Operand<TFloat32> prefix = prefixSums(tf, k, m, v, context);
+    // every position up to t - s, in the scale exp(-m_t)
+    Operand<TFloat32> before = tf.math.mul(
+        tf.math.exp(tf.math.sub(delay(tf, m, s, t, NEG), m)), delay(tf, prefix, s, t, 0f));
+    Operand<TFloat32> sums = tf.math.mul(tf.math.exp(far), before);
+    Operand<TFloat32> paddedK = padFront(tf, k, s - 1, NEG);
+    Operand<TFloat32> paddedV = padFront(tf, withOnes(tf, v), s - 1, 0f);
+    for (int d = 0; d < s; d++) {
+      Operand<TFloat32> e = tf.math.exp(tf.math.sub(tf.math.add(window(tf, paddedK, s - 1 - d, t), near.apply(d)), m));
+      sums = tf.math.add(sums, tf.math.mul(e, window(tf, paddedV, s - 1 - d, t)));
+    }
+    // the last s positions (padding where t < s) and everything before them
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TInt32> begin = tf.stack(List.of(zero, tf.math.sub(t, tf.constant(1)), zero, zero));
+    Operand<TInt32> size = tf.constant(new int[] {-1, s, -1, -1});
+    List<Operand<TFloat32>> state = List.of(
+        tf.slice(paddedK, begin, size), tf.slice(paddedV, begin, size), last(tf, before, t), last(tf, m, t));
+    return new Sums(sums, state);
+  }
+
+  /**
+   * One position of {@link #windowSums}: keys {@code [B, K, 1]}, values {@code [B, K, D]}, the state
+   * after the previous position ({@code [B, s, K, 1]} keys and {@code [B, s, K, D + 1]} value terms of
+   * the last s positions, the sums of every position before them and the running maximum, both in the
+   * scale of that maximum), {@code nearByIndex [1, s, K or 1, 1]} the log weights of the window
+   * positions oldest first, and {@code far} (broadcast against {@code [B, K, 1]}).
+   */
+  static Sums windowStep(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, List<Operand<TFloat32>> state,
+      Operand<TFloat32> nearByIndex, Operand<TFloat32> far) {
+    Operand<TFloat32> keys = state.get(0), values = state.get(1), before = state.get(2), max = state.get(3);
+    Operand<TFloat32> m = tf.math.maximum(max, k);
+    Operand<TInt32> first = tf.constant(new int[] {-1, 1, -1, -1});
+    Operand<TInt32> origin = tf.constant(new int[] {0, 0, 0, 0});
+    Operand<TInt32> rest = tf.constant(new int[] {0, 1, 0, 0});
+    Operand<TInt32> all = tf.constant(new int[] {-1, -1, -1, -1});
+    Squeeze.Options time = Squeeze.axis(List.of(1L));
+    // the oldest window position joins the sums before the window
+    Operand<TFloat32> oldK = tf.squeeze(tf.slice(keys, origin, first), time);
+    Operand<TFloat32> oldV = tf.squeeze(tf.slice(values, origin, first), time);
+    Operand<TFloat32> nextBefore = tf.math.add(tf.math.mul(before, tf.math.exp(tf.math.sub(max, m))),
+        tf.math.mul(tf.math.exp(tf.math.sub(oldK, m)), oldV));
+    Operand<TInt32> timeAxis = tf.constant(1);
+    Operand<TFloat32> nextKeys = tf.concat(List.of(tf.slice(keys, rest, all), tf.expandDims(k, timeAxis)), timeAxis);
+    Operand<TFloat32> nextValues = tf.concat(
+        List.of(tf.slice(values, rest, all), tf.expandDims(withOnes(tf, v), timeAxis)), timeAxis);
+    Operand<TFloat32> e = tf.math.exp(tf.math.sub(tf.math.add(nextKeys, nearByIndex), tf.expandDims(m, timeAxis)));
+    Operand<TFloat32> sums = tf.math.add(tf.math.mul(tf.math.exp(far), nextBefore),
+        tf.sum(tf.math.mul(e, nextValues), timeAxis));
+    return new Sums(sums, List.of(nextKeys, nextValues, nextBefore, m));
+  }
+
+  /**
+   * One position of {@link #prefixSums}: keys {@code [B, K, 1]}, values {@code [B, K, D]} and the state
+   * after the previous position ({@code [B, K, D + 1]} sums in the scale of the running maximum
+   * {@code [B, K, 1]}).
+   */
+  static Sums prefixStep(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, List<Operand<TFloat32>> state) {
+    Operand<TFloat32> m = tf.math.maximum(state.get(1), k);
+    Operand<TFloat32> sums = tf.math.add(
+        tf.math.mul(state.get(0), tf.math.exp(tf.math.sub(state.get(1), m))), terms(tf, k, m, v));
+    return new Sums(sums, List.of(sums, m));
+  }
+
+  /** {@code [v, 1]} along the last axis. */
+  static Operand<TFloat32> withOnes(Ops tf, Operand<TFloat32> v) {
+    Operand<TInt32> lead = tf.stridedSlice(tf.shape(v), tf.constant(new int[] {0}), tf.constant(new int[] {-1}),
+        tf.constant(new int[] {1}));
+    Operand<TFloat32> ones = tf.fill(tf.concat(List.of(lead, tf.constant(new int[] {1})), tf.constant(0)), tf.constant(1f));
+    return tf.concat(List.of(v, ones), tf.constant(-1));
+  }
+
+  /**
+   * {@code x} delayed by {@code d} steps along time: {@code out[:, t] = x[:, t - d]}, {@code fill} for
    * {@code t < d}. {@code x} is {@code [B, T, ...]}, {@code t} its run-time length.
    */
-  static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, Operand<TInt32> t) {
-    return window(tf, padFront(tf, x, d), 0, t);
+  static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, Operand<TInt32> t, float fill) {
+    return window(tf, padFront(tf, x, d, fill), 0, t);
   }
 
-  /** {@code x} with {@code d} zero steps in front of the time axis 1. */
-  static Operand<TFloat32> padFront(Ops tf, Operand<TFloat32> x, int d) {
+  /** {@code x} with {@code d} steps of {@code fill} in front of the time axis 1. */
+  static Operand<TFloat32> padFront(Ops tf, Operand<TFloat32> x, int d, float fill) {
     int rank = x.shape().numDimensions();
     int[][] paddings = new int[rank][2];
     paddings[1][0] = d;
-    return tf.pad(x, tf.constant(paddings), tf.constant(0f));
+    return tf.pad(x, tf.constant(paddings), tf.constant(fill));
   }
 
   /** {@code t} steps of {@code x} along time, starting at step {@code start}. */
@@ -98,10 +195,12 @@ final class AftOps {
     int rank = x.shape().numDimensions();
     int[] begin = new int[rank];
     begin[1] = start;
-    Operand<TInt32> size = rank == 3
-        ? tf.stack(List.of(tf.constant(-1), t, tf.constant(-1)))
-        : tf.stack(List.of(tf.constant(-1), t, tf.constant(-1), tf.constant(-1)));
-    return tf.slice(x, tf.constant(begin), size);
+    Operand<TInt32> minusOne = tf.constant(-1);
+    List<Operand<TInt32>> size = new java.util.ArrayList<>();
+    for (int i = 0; i < rank; i++) {
+      size.add(i == 1 ? t : minusOne);
+    }
+    return tf.slice(x, tf.constant(begin), tf.stack(size));
   }
 
   /** The first {@code rows} rows of a {@code [R, S]} matrix (all columns). */
@@ -109,18 +208,9 @@ final class AftOps {
     return tf.slice(m, tf.constant(new int[] {0, 0}), tf.stack(List.of(rows, tf.constant(-1))));
   }
 
-  /** {@code [x ⊙ e, e]} along the last axis: numerator and denominator terms side by side. */
-  static Operand<TFloat32> terms(Ops tf, Operand<TFloat32> e, Operand<TFloat32> v) {
-    int last = v.shape().numDimensions() - 1;
-    return tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(last));
-  }
-
-  /**
-   * Splits {@code [num, den]} (equal halves of the last axis of a {@code [B, T, 2C]} tensor) and
-   * returns {@code num / den}.
-   */
-  static Operand<TFloat32> ratio(Ops tf, Operand<TFloat32> numDen) {
-    var parts = tf.split(tf.constant(2), numDen, 2L);
+  /** Splits {@code [num, den]} ({@code [..., D + 1]}) and returns {@code num / den} ({@code [..., D]}). */
+  static Operand<TFloat32> ratio(Ops tf, Operand<TFloat32> sums, int d) {
+    var parts = tf.splitV(sums, tf.constant(new int[] {d, 1}), tf.constant(-1), 2L);
     return tf.math.div(parts.output().get(0), parts.output().get(1));
   }
 
@@ -132,7 +222,22 @@ final class AftOps {
   /** {@code x W_qkv} split into {@code q, k, v} of the given widths along the last axis. */
   static List<Operand<TFloat32>> qkv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> wqkv, int q, int k, int v) {
     Operand<TFloat32> all = Layers.linear(tf, x, wqkv, null);
-    var parts = tf.splitV(all, tf.constant(new int[] {q, k, v}), tf.constant(2), 3L);
+    var parts = tf.splitV(all, tf.constant(new int[] {q, k, v}), tf.constant(-1), 3L);
     return List.of(parts.output().get(0), parts.output().get(1), parts.output().get(2));
+  }
+
+  /** {@code x} with its last axis split into {@code [K, D]}. */
+  static Operand<TFloat32> splitLast(Ops tf, Operand<TFloat32> x, int keys, int d) {
+    int rank = x.shape().numDimensions();
+    Operand<TInt32> lead = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {rank - 1}));
+    return tf.reshape(x, tf.concat(List.of(lead, tf.constant(new int[] {keys, d})), tf.constant(0)));
+  }
+
+  /** Position {@code t - 1} of {@code x [B, T, ...]} (rank 4), without the time axis. */
+  static Operand<TFloat32> last(Ops tf, Operand<TFloat32> x, Operand<TInt32> t) {
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TFloat32> slice = tf.slice(x, tf.stack(List.of(zero, tf.math.sub(t, tf.constant(1)), zero, zero)),
+        tf.constant(new int[] {-1, 1, -1, -1}));
+    return tf.squeeze(slice, Squeeze.axis(List.of(1L)));
   }
 }

@@ -4,12 +4,15 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
+import dev.leviathan.core.ops.Layers;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * {@code aft-simple}: causal AFT-simple (Zhai et al. 2021, arXiv 2105.14103), the Attention Free
@@ -18,14 +21,15 @@ import org.tensorflow.types.TFloat32;
  * <pre>
  *   q, k, v = x W_q, x W_k, x W_v                         [B, T, C] each (one fused C -> 3C matrix, no bias)
  *   y_t     = sigmoid(q_t) ⊙ sum_{t' <= t} exp(k_t') ⊙ v_t' / sum_{t' <= t} exp(k_t')      per channel
- *           = sigmoid(q_t) ⊙ cumsum_t(exp(k) ⊙ v) / cumsum_t(exp(k))
  *   out     = y W_o                                       output projection into the residual stream
  * </pre>
  *
  * The output projection {@code W_o} (like attention's) is this project's choice; the paper's equation
- * ends at {@code y}. {@code exp(k)} is computed as {@code exp(k) 2^-N} with a detached per-channel
- * power-of-two shift that cancels bit-exactly in the ratio (see {@link AftOps}). Cost O(T C) time and
- * memory per sequence.
+ * ends at {@code y}. Numerator and denominator are computed as {@code sum_{t' <= t} exp(k_t' - m_t) ...}
+ * with the causal running maximum {@code m_t = max_{t' <= t} k_t'} (see {@link AftOps}), by a
+ * {@code ceil(log2 context)}-step scan: O(T C log T) time, any finite keys. Generation carries the two
+ * sums and {@code m} per channel ({@code [B, C, 2]} and {@code [B, C, 1]}, constant size):
+ * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t, 1]}.
  */
 public final class AftSimpleMixer implements TokenMixerProvider {
   @Override
@@ -35,7 +39,7 @@ public final class AftSimpleMixer implements TokenMixerProvider {
 
   @Override
   public String description() {
-    return "causal AFT-simple: sigmoid(q) gated running softmax of the values over time, O(T C)";
+    return "causal AFT-simple: sigmoid(q) gated running softmax of the values over time, O(T C log T)";
   }
 
   @Override
@@ -59,11 +63,36 @@ public final class AftSimpleMixer implements TokenMixerProvider {
     Ops tf = layer.tf();
     var wqkv = layer.params().matrix("w_qkv", c, 3L * c);
     var wo = layer.params().outputMatrix("w_o", c, c);
-    return x -> {
-      List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-      Operand<TFloat32> e = AftOps.scaledExp(tf, qkv.get(1));
-      Operand<TFloat32> sums = tf.math.cumsum(AftOps.terms(tf, e, qkv.get(2)), tf.constant(1));
-      return AftOps.readout(tf, qkv.get(0), AftOps.ratio(tf, sums), wo);
+    return new RecurrentTokenMixer() {
+      @Override
+      public Operand<TFloat32> apply(Operand<TFloat32> x) {
+        return prefill(x).output();
+      }
+
+      @Override
+      public Step prefill(Operand<TFloat32> x) {
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
+        Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), c, 1);
+        Operand<TFloat32> m = AftOps.runningMax(tf, k, layer.context());
+        Operand<TFloat32> sums = AftOps.prefixSums(tf, k, m, AftOps.splitLast(tf, qkv.get(2), c, 1), layer.context());
+        Operand<TInt32> t = Layers.dim(tf, x, 1);
+        return new Step(readout(qkv.get(0), sums), List.of(AftOps.last(tf, sums, t), AftOps.last(tf, m, t)));
+      }
+
+      @Override
+      public Step step(Operand<TFloat32> xt, Operand<TInt32> position, List<Operand<TFloat32>> state) {
+        if (state.size() != 2) {
+          throw new IllegalArgumentException("aft-simple carries two state tensors (sums, running maximum), got " + state.size());
+        }
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, xt, wqkv, c, c, c);
+        AftOps.Sums next = AftOps.prefixStep(
+            tf, AftOps.splitLast(tf, qkv.get(1), c, 1), AftOps.splitLast(tf, qkv.get(2), c, 1), state);
+        return new Step(readout(qkv.get(0), next.sums()), next.state());
+      }
+
+      private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1), Layers.withLastDim(tf, q, c)), wo);
+      }
     };
   }
 }
