@@ -19,8 +19,11 @@ class AftConvMixerTest {
   private final AftConvMixer provider = new AftConvMixer();
 
   /** The re-parameterised kernels w~ [heads][kernel] in double precision. */
-  private static double[][] kernels(MixerHarness h, int heads, int kernel) {
-    Map<String, float[]> p = h.parameters();
+  static double[][] kernels(MixerHarness h, int heads, int kernel) {
+    return kernels(h.parameters(), heads, kernel);
+  }
+
+  static double[][] kernels(Map<String, float[]> p, int heads, int kernel) {
     float[] w = p.get("kernel"), gamma = p.get("gamma"), beta = p.get("beta");
     double[][] out = new double[heads][kernel];
     for (int i = 0; i < heads; i++) {
@@ -169,5 +172,64 @@ class AftConvMixerTest {
     e = assertThrows(InvalidMixerOptionException.class,
         () -> MixerHarness.forwardOnly(provider, Map.of("kernel", 17), 8, 16));
     assertEquals("mixer 'aft-conv': option 'kernel' = 17 is invalid: it must be <= the context 16", e.getMessage());
+  }
+
+  @Test
+  void keysSpreadOverThreeHundredNatsGiveFiniteExactAndBitCausalOutputs() {
+    for (int kernel : new int[] {1, 3, 12}) {
+      try (MixerHarness h = MixerHarness.forwardOnly(provider, Map.of("heads", 4, "kernel", kernel), 8, 12)) {
+        Random rnd = new Random(21 + kernel);
+        AftTesting.randomise(h, rnd, 0.5);
+        AftTesting.setKeyColumns(h, 4, 50f);
+        // keys ramping from -150 to +150 and back, and spikes of +-200 nats over a base of -100
+        float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 12, 8, 4);
+        float[][][] y = h.run(x);
+        AftTesting.assertFinite(y);
+        assertAllClose(reference(h, 4, kernel, x), y, 1e-5);
+        // the replaced later inputs (std 3) give keys of +-450 nats
+        h.assertCausal(x, 22);
+      }
+    }
+  }
+
+  @Test
+  void gradientsMatchFiniteDifferencesForKeysSpreadOverThreeHundredNats() {
+    try (MixerHarness h = MixerHarness.of(provider, Map.of("heads", 4, "kernel", 2), 4, 6)) {
+      Random rnd = new Random(23);
+      AftTesting.randomise(h, rnd, 0.5);
+      AftTesting.setKeyColumns(h, 4, 50f);
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 6, 4, 4);
+      h.checkGradients(x, randn(rnd, 2, 6, 4, 1.0), 1e-3, 2e-2, 6, 24);
+    }
+  }
+
+  @Test
+  void prefillAndStepsEqualApplyAtEveryPosition() {
+    for (int kernel : new int[] {1, 4, 12}) {
+      try (StepGraph g = new StepGraph(provider, Map.of("heads", 4, "kernel", kernel), 8, 12)) {
+        assertEquals(Long.MAX_VALUE, g.mixer.positionLimit());
+        Random rnd = new Random(25 + kernel);
+        g.randomise(rnd, 0.5);
+        g.assertGenerationMatchesApply(randn(rnd, 3, 12, 8, 1.0), 1e-5, 1, 3, 11);
+        g.setKeyColumns(4, 50f);
+        g.assertGenerationMatchesApply(AftTesting.wideKeyInputs(rnd, 3, 12, 8, 4), 1e-5, 1, 3, 11);
+      }
+    }
+  }
+
+  @Test
+  void stepsGoOnPastTheContextWithTheSameNumbersAsTheEquation() {
+    // the kernel depends on the offset only: generation may run past the training context (8)
+    try (StepGraph g = new StepGraph(provider, Map.of("heads", 2, "kernel", 3), 4, 8)) {
+      Random rnd = new Random(26);
+      g.randomise(rnd, 0.5);
+      g.setKeyColumns(2, 50f);
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 20, 4, 2);
+      Map<String, float[]> p = g.parameters();
+      double[][] w = kernels(p, 2, 3);
+      float[][][] expected = AftTesting.reference(x, p.get("w_qkv"), p.get("w_o"), 2,
+          (t, u, head) -> t - u < 3 ? w[head][t - u] : 0.0);
+      StepGraph.assertClose(expected, g.generate(x, 5), 1e-5, "20 positions, context 8");
+    }
   }
 }

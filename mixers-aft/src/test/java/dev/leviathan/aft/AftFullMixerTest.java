@@ -152,4 +152,53 @@ class AftFullMixerTest {
     assertEquals("mixer 'aft-full': option 'bias-rank' must be an integer >= 0, got -1", e.getMessage());
     assertEquals("bias-rank", e.option());
   }
+
+  @Test
+  void keysSpreadOverThreeHundredNatsGiveFiniteExactAndBitCausalOutputs() {
+    for (int rank : new int[] {2, 0}) {
+      try (MixerHarness h = MixerHarness.forwardOnly(provider, Map.of("bias-rank", rank), 4, 12)) {
+        Random rnd = new Random(21 + rank);
+        AftTesting.randomise(h, rnd, 0.5);
+        AftTesting.setKeyColumns(h, 4, 50f);
+        // keys ramping from -150 to +150 and back, and spikes of +-200 nats over a base of -100;
+        // T = 12 and 7 leave partial blocks at every level of the dyadic evaluation
+        for (int t : new int[] {12, 7, 1}) {
+          float[][][] x = AftTesting.wideKeyInputs(rnd, 2, t, 4, 4);
+          float[][][] y = h.run(x);
+          AftTesting.assertFinite(y);
+          assertAllClose(reference(h, x), y, 1e-5);
+        }
+        // the replaced later inputs (std 3) give keys of +-450 nats
+        h.assertCausal(AftTesting.wideKeyInputs(rnd, 2, 12, 4, 4), 22);
+      }
+    }
+  }
+
+  @Test
+  void gradientsMatchFiniteDifferencesForKeysSpreadOverThreeHundredNats() {
+    for (int rank : new int[] {2, 0}) {
+      try (MixerHarness h = MixerHarness.of(provider, Map.of("bias-rank", rank), 4, 6)) {
+        Random rnd = new Random(23 + rank);
+        AftTesting.randomise(h, rnd, 0.5);
+        AftTesting.setKeyColumns(h, 4, 50f);
+        float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 6, 4, 4);
+        h.checkGradients(x, randn(rnd, 2, 6, 4, 1.0), 1e-3, 2e-2, 6, 24);
+      }
+    }
+  }
+
+  @Test
+  void prefillAndStepsEqualApplyAtEveryPosition() {
+    for (int rank : new int[] {3, 0}) {
+      try (StepGraph g = new StepGraph(provider, Map.of("bias-rank", rank), 8, 12)) {
+        // the learned bias is context x context
+        assertEquals(12, g.mixer.positionLimit());
+        Random rnd = new Random(25 + rank);
+        g.randomise(rnd, 0.5);
+        g.assertGenerationMatchesApply(randn(rnd, 3, 12, 8, 1.0), 1e-5, 1, 3, 11);
+        g.setKeyColumns(8, 50f);
+        g.assertGenerationMatchesApply(AftTesting.wideKeyInputs(rnd, 3, 12, 8, 8), 1e-5, 1, 3, 11);
+      }
+    }
+  }
 }

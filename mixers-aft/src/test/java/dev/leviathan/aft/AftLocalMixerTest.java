@@ -185,4 +185,50 @@ class AftLocalMixerTest {
     e = assertThrows(InvalidMixerOptionException.class, () -> MixerHarness.forwardOnly(provider, Map.of(), 8, 16));
     assertEquals("window", e.option());
   }
+
+  @Test
+  void keysSpreadOverThreeHundredNatsGiveFiniteExactAndBitCausalOutputs() {
+    for (int window : new int[] {1, 3, 12}) {
+      try (MixerHarness h = MixerHarness.forwardOnly(provider, Map.of("window", window, "bias-rank", 2), 4, 12)) {
+        Random rnd = new Random(21 + window);
+        AftTesting.randomise(h, rnd, 0.5);
+        AftTesting.setKeyColumns(h, 4, 50f);
+        // keys ramping from -150 to +150 and back, and spikes of +-200 nats over a base of -100
+        float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 12, 4, 4);
+        float[][][] y = h.run(x);
+        AftTesting.assertFinite(y);
+        assertAllClose(reference(h, window, x), y, 1e-5);
+        // the replaced later inputs (std 3) give keys of +-450 nats
+        h.assertCausal(x, 22);
+      }
+    }
+  }
+
+  @Test
+  void gradientsMatchFiniteDifferencesForKeysSpreadOverThreeHundredNats() {
+    try (MixerHarness h = MixerHarness.of(provider, Map.of("window", 2, "bias-rank", 2), 4, 6)) {
+      Random rnd = new Random(23);
+      AftTesting.randomise(h, rnd, 0.5);
+      AftTesting.setKeyColumns(h, 4, 50f);
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 6, 4, 4);
+      h.checkGradients(x, randn(rnd, 2, 6, 4, 1.0), 1e-3, 2e-2, 6, 24);
+    }
+  }
+
+  @Test
+  void prefillAndStepsEqualApplyAtEveryPosition() {
+    for (int rank : new int[] {3, 0}) {
+      for (int window : new int[] {1, 4, 12}) {
+        try (StepGraph g = new StepGraph(provider, Map.of("window", window, "bias-rank", rank), 8, 12)) {
+          // the learned band has one row per position of the context
+          assertEquals(12, g.mixer.positionLimit());
+          Random rnd = new Random(25 + rank + window);
+          g.randomise(rnd, 0.5);
+          g.assertGenerationMatchesApply(randn(rnd, 3, 12, 8, 1.0), 1e-5, 1, 3, 11);
+          g.setKeyColumns(8, 50f);
+          g.assertGenerationMatchesApply(AftTesting.wideKeyInputs(rnd, 3, 12, 8, 8), 1e-5, 1, 3, 11);
+        }
+      }
+    }
+  }
 }

@@ -104,4 +104,57 @@ class AftSimpleMixerTest {
         () -> MixerHarness.forwardOnly(provider, Map.of("window", 4), 8, 8));
     assertEquals("mixer 'aft-simple' has no option 'window' (it takes no options)", e.getMessage());
   }
+
+  @Test
+  void keysSpreadOverThreeHundredNatsGiveFiniteExactAndBitCausalOutputs() {
+    try (MixerHarness h = MixerHarness.forwardOnly(provider, Map.of(), 4, 12)) {
+      Random rnd = new Random(21);
+      AftTesting.randomise(h, rnd, 0.5);
+      AftTesting.setKeyColumns(h, 4, 50f);
+      // keys ramping from -150 to +150 and back, and spikes of +-200 nats over a base of -100
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 12, 4, 4);
+      float[][][] y = h.run(x);
+      AftTesting.assertFinite(y);
+      assertAllClose(reference(h, x), y, 1e-5);
+      // the replaced later inputs (std 3) give keys of +-450 nats
+      h.assertCausal(x, 22);
+    }
+  }
+
+  @Test
+  void gradientsMatchFiniteDifferencesForKeysSpreadOverThreeHundredNats() {
+    try (MixerHarness h = MixerHarness.of(provider, Map.of(), 4, 6)) {
+      Random rnd = new Random(23);
+      AftTesting.randomise(h, rnd, 0.5);
+      AftTesting.setKeyColumns(h, 4, 50f);
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 6, 4, 4);
+      h.checkGradients(x, randn(rnd, 2, 6, 4, 1.0), 1e-3, 2e-2, 6, 24);
+    }
+  }
+
+  @Test
+  void prefillAndStepsEqualApplyAtEveryPosition() {
+    try (StepGraph g = new StepGraph(provider, Map.of(), 8, 12)) {
+      assertEquals(Long.MAX_VALUE, g.mixer.positionLimit());
+      Random rnd = new Random(25);
+      g.randomise(rnd, 0.5);
+      g.assertGenerationMatchesApply(randn(rnd, 3, 12, 8, 1.0), 1e-5, 1, 3, 11);
+      g.setKeyColumns(8, 50f);
+      g.assertGenerationMatchesApply(AftTesting.wideKeyInputs(rnd, 3, 12, 8, 8), 1e-5, 1, 3, 11);
+    }
+  }
+
+  @Test
+  void stepsGoOnPastTheContextWithTheSameNumbersAsTheEquation() {
+    // no parameter depends on the position: generation may run past the training context (8)
+    try (StepGraph g = new StepGraph(provider, Map.of(), 4, 8)) {
+      Random rnd = new Random(26);
+      g.randomise(rnd, 0.5);
+      g.setKeyColumns(4, 50f);
+      float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 20, 4, 4);
+      Map<String, float[]> p = g.parameters();
+      float[][][] expected = AftTesting.reference(x, p.get("w_qkv"), p.get("w_o"), 4, (t, u, key) -> 0.0);
+      StepGraph.assertClose(expected, g.generate(x, 5), 1e-5, "20 positions, context 8");
+    }
+  }
 }

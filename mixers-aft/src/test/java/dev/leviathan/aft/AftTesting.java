@@ -141,6 +141,33 @@ final class AftTesting {
     return x;
   }
 
+  /**
+   * Inputs (multiples of 1/64, so that {@code 50 x} is exact) for keys set by
+   * {@code setKeyColumns(h, keys, 50)} that spread over 300 nats and more within each sequence: key
+   * channel {@code i % 3 == 0} ramps from -150 to +150 over time, {@code i % 3 == 1} from +150 to -150,
+   * {@code i % 3 == 2} sits near -100 with a spike of +200 in the middle and one of -200 near the end;
+   * the other channels are in [-1, 1].
+   */
+  static float[][][] wideKeyInputs(Random rnd, int b, int t, int c, int keys) {
+    float[][][] x = gridInputs(rnd, b, t, c, -1, 1);
+    for (int bi = 0; bi < b; bi++) {
+      int up = t / 2 + bi % 2;
+      int down = Math.max(up + 1, t - 2);
+      for (int s = 0; s < t; s++) {
+        double ramp = t == 1 ? 0 : -3 + 6.0 * s / (t - 1);
+        for (int i = 0; i < keys; i++) {
+          double value = switch (i % 3) {
+            case 0 -> ramp;
+            case 1 -> -ramp;
+            default -> s == up ? 4 : s == down ? -4 : -2 + rnd.nextDouble() * 0.25;
+          };
+          x[bi][s][i] = (float) (Math.round(value * 64) / 64.0);
+        }
+      }
+    }
+    return x;
+  }
+
   /** Asserts every entry is finite. */
   static void assertFinite(float[][][] y) {
     for (float[][] m : y) {
