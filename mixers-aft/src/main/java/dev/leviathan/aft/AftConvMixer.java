@@ -119,15 +119,19 @@ public final class AftConvMixer implements TokenMixerProvider {
     return new RecurrentTokenMixer() {
       @Override
       public Operand<TFloat32> apply(Operand<TFloat32> x) {
-        return prefill(x).output();
+        return run(x, false).output();
       }
 
       @Override
       public Step prefill(Operand<TFloat32> x) {
+        return run(x, true);
+      }
+
+      private Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, heads, c);
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), heads, 1),
             AftOps.splitLast(tf, qkv.get(2), heads, d), s, i -> tf.reshape(tapColumns.get(i), perHeadColumn),
-            logOutside, context);
+            logOutside, context, withState);
         return new Step(readout(qkv.get(0), sums.sums()), sums.state());
       }
 

@@ -133,11 +133,15 @@ public final class AftLocalMixer implements TokenMixerProvider {
     return new RecurrentTokenMixer() {
       @Override
       public Operand<TFloat32> apply(Operand<TFloat32> x) {
-        return prefill(x).output();
+        return run(x, false).output();
       }
 
       @Override
       public Step prefill(Operand<TFloat32> x) {
+        return run(x, true);
+      }
+
+      private Step run(Operand<TFloat32> x, boolean withState) {
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1, 1] each
@@ -147,7 +151,7 @@ public final class AftLocalMixer implements TokenMixerProvider {
             s == 1 ? List.of(bandRows) : tf.split(tf.constant(1), bandRows, (long) s).output();
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), c, 1),
             AftOps.splitLast(tf, qkv.get(2), c, 1), s, d -> tf.reshape(diagonals.get(d), column),
-            tf.reshape(AftOps.firstRows(tf, logOutside, t), column), tmax);
+            tf.reshape(AftOps.firstRows(tf, logOutside, t), column), tmax, withState);
         return new Step(readout(qkv.get(0), sums.sums()), sums.state());
       }
 

@@ -6,6 +6,7 @@ import java.util.function.IntFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Squeeze;
+import org.tensorflow.op.core.StridedSlice;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -53,12 +54,11 @@ final class AftOps {
 
   /** {@code max_{u <= t} k_u} along time (axis 1), detached. */
   static Operand<TFloat32> runningMax(Ops tf, Operand<TFloat32> k, int context) {
-    Operand<TInt32> t = Layers.dim(tf, k, 1);
     Operand<TFloat32> m = tf.stopGradient(k);
     for (int i = 0; i < levels(context); i++) {
-      m = tf.math.maximum(m, delay(tf, m, 1 << i, t, NEG));
+      m = tf.math.maximum(m, delay(tf, m, 1 << i, NEG));
     }
-    return m;
+    return tf.stopGradient(m);
   }
 
   /** {@code [exp(k - m) ⊙ v, exp(k - m)]} along the last axis. */
@@ -72,14 +72,14 @@ final class AftOps {
    * maximum {@code m} and values {@code [B, T, K, D]}: the scan of the class comment.
    */
   static Operand<TFloat32> prefixSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> v, int context) {
-    Operand<TInt32> t = Layers.dim(tf, k, 1);
-    Operand<TFloat32> decay = tf.math.exp(tf.math.sub(delay(tf, m, 1, t, NEG), m)); // exp(m_{t-1} - m_t), 0 at t = 0
+    // exp(m_{t-1} - m_t), 0 at t = 0; constants of the scan (m is detached)
+    Operand<TFloat32> decay = tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, 1, NEG), m)));
     Operand<TFloat32> sums = terms(tf, k, m, v);
     int n = levels(context);
     for (int i = 0; i < n; i++) {
-      sums = tf.math.add(sums, tf.math.mul(decay, delay(tf, sums, 1 << i, t, 0f)));
+      sums = tf.math.add(sums, tf.math.mul(decay, delay(tf, sums, 1 << i, 0f)));
       if (i + 1 < n) {
-        decay = tf.math.mul(decay, delay(tf, decay, 1 << i, t, 0f));
+        decay = tf.math.mul(decay, delay(tf, decay, 1 << i, 0f));
       }
     }
     return sums;
@@ -100,21 +100,24 @@ final class AftOps {
    * that of {@link #windowStep} after the last position.
    */
   static Sums windowSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int s,
-      IntFunction<Operand<TFloat32>> near, Operand<TFloat32> far, int context) {
-    Operand<TInt32> t = Layers.dim(tf, k, 1);
+      IntFunction<Operand<TFloat32>> near, Operand<TFloat32> far, int context, boolean withState) {
     Operand<TFloat32> m = runningMax(tf, k, context);
     Operand<TFloat32> prefix = prefixSums(tf, k, m, v, context);
     // every position up to t - s, in the scale exp(-m_t)
     Operand<TFloat32> before = tf.math.mul(
-        tf.math.exp(tf.math.sub(delay(tf, m, s, t, NEG), m)), delay(tf, prefix, s, t, 0f));
+        tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, s, NEG), m))), delay(tf, prefix, s, 0f));
     Operand<TFloat32> sums = tf.math.mul(tf.math.exp(far), before);
     Operand<TFloat32> paddedK = padFront(tf, k, s - 1, NEG);
     Operand<TFloat32> paddedV = padFront(tf, withOnes(tf, v), s - 1, 0f);
     for (int d = 0; d < s; d++) {
-      Operand<TFloat32> e = tf.math.exp(tf.math.sub(tf.math.add(window(tf, paddedK, s - 1 - d, t), near.apply(d)), m));
-      sums = tf.math.add(sums, tf.math.mul(e, window(tf, paddedV, s - 1 - d, t)));
+      Operand<TFloat32> e = tf.math.exp(tf.math.sub(tf.math.add(between(tf, paddedK, s - 1 - d, d), near.apply(d)), m));
+      sums = tf.math.add(sums, tf.math.mul(e, between(tf, paddedV, s - 1 - d, d)));
+    }
+    if (!withState) {
+      return new Sums(sums, List.of());
     }
     // the last s positions (padding where t < s) and everything before them
+    Operand<TInt32> t = Layers.dim(tf, k, 1);
     Operand<TInt32> zero = tf.constant(0);
     Operand<TInt32> begin = tf.stack(List.of(zero, tf.math.sub(t, tf.constant(1)), zero, zero));
     Operand<TInt32> size = tf.constant(new int[] {-1, s, -1, -1});
@@ -178,8 +181,22 @@ final class AftOps {
    * {@code x} delayed by {@code d} steps along time: {@code out[:, t] = x[:, t - d]}, {@code fill} for
    * {@code t < d}. {@code x} is {@code [B, T, ...]}, {@code t} its run-time length.
    */
-  static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, Operand<TInt32> t, float fill) {
-    return window(tf, padFront(tf, x, d, fill), 0, t);
+  static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, float fill) {
+    return between(tf, padFront(tf, x, d, fill), 0, d);
+  }
+
+  /** {@code x[:, start : T - dropEnd]} along time (axis 1), one StridedSlice. */
+  static Operand<TFloat32> between(Ops tf, Operand<TFloat32> x, int start, int dropEnd) {
+    int rank = x.shape().numDimensions();
+    int[] begin = new int[rank];
+    int[] end = new int[rank];
+    int[] strides = new int[rank];
+    java.util.Arrays.fill(strides, 1);
+    begin[1] = start;
+    end[1] = -dropEnd;
+    long others = ((1L << rank) - 1) & ~2L;
+    return tf.stridedSlice(x, tf.constant(begin), tf.constant(end), tf.constant(strides),
+        StridedSlice.beginMask(start == 0 ? others | 2L : others), StridedSlice.endMask(dropEnd == 0 ? others | 2L : others));
   }
 
   /** {@code x} with {@code d} steps of {@code fill} in front of the time axis 1. */
