@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.leviathan.core.spi.InvalidMixerOptionException;
 import dev.leviathan.core.testing.MixerHarness;
+import dev.leviathan.core.testing.StepChecks;
 import dev.leviathan.core.testing.TinyTraining;
 import java.util.List;
 import java.util.Map;
@@ -206,13 +207,13 @@ class AftConvMixerTest {
   @Test
   void prefillAndStepsEqualApplyAtEveryPosition() {
     for (int kernel : new int[] {1, 4, 12}) {
-      try (StepGraph g = new StepGraph(provider, Map.of("heads", 4, "kernel", kernel), 8, 12)) {
-        assertEquals(Long.MAX_VALUE, g.mixer.positionLimit());
+      try (StepChecks g = StepChecks.of(provider, Map.of("heads", 4, "kernel", kernel), 8, 12)) {
+        assertEquals(Long.MAX_VALUE, g.mixer().positionLimit());
         Random rnd = new Random(25 + kernel);
-        g.randomise(rnd, 0.5);
-        g.assertGenerationMatchesApply(randn(rnd, 3, 12, 8, 1.0), 1e-5, 1, 3, 11);
-        g.setKeyColumns(4, 50f);
-        g.assertGenerationMatchesApply(AftTesting.wideKeyInputs(rnd, 3, 12, 8, 4), 1e-5, 1, 3, 11);
+        AftTesting.randomise(g, rnd, 0.5);
+        AftTesting.assertGenerationMatchesApply(g, randn(rnd, 3, 12, 8, 1.0), false);
+        AftTesting.setKeyColumns(g, 4, 50f);
+        AftTesting.assertGenerationMatchesApply(g, AftTesting.wideKeyInputs(rnd, 3, 12, 8, 4), false);
       }
     }
   }
@@ -220,16 +221,16 @@ class AftConvMixerTest {
   @Test
   void stepsGoOnPastTheContextWithTheSameNumbersAsTheEquation() {
     // the kernel depends on the offset only: generation may run past the training context (8)
-    try (StepGraph g = new StepGraph(provider, Map.of("heads", 2, "kernel", 3), 4, 8)) {
+    try (StepChecks g = StepChecks.of(provider, Map.of("heads", 2, "kernel", 3), 4, 8)) {
       Random rnd = new Random(26);
-      g.randomise(rnd, 0.5);
-      g.setKeyColumns(2, 50f);
+      AftTesting.randomise(g, rnd, 0.5);
+      AftTesting.setKeyColumns(g, 2, 50f);
       float[][][] x = AftTesting.wideKeyInputs(rnd, 2, 20, 4, 2);
       Map<String, float[]> p = g.parameters();
       double[][] w = kernels(p, 2, 3);
       float[][][] expected = AftTesting.reference(x, p.get("w_qkv"), p.get("w_o"), 2,
           (t, u, head) -> t - u < 3 ? w[head][t - u] : 0.0);
-      StepGraph.assertClose(expected, g.generate(x, 5), 1e-5, "20 positions, context 8");
+      MixerHarness.assertAllClose(expected, g.generate(x, 5).outputs(), 1e-5);
     }
   }
 }

@@ -1,6 +1,10 @@
 package dev.leviathan.aft;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
 import dev.leviathan.core.testing.MixerHarness;
+import dev.leviathan.core.testing.StepChecks;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -166,6 +170,52 @@ final class AftTesting {
       }
     }
     return x;
+  }
+
+  /** {@link #setKeyColumns} for a step-check graph. */
+  static void setKeyColumns(StepChecks s, int keys, float scale) {
+    float[] w = s.parameters().get("w_qkv");
+    int c = s.width;
+    int cols = 2 * c + keys;
+    for (int i = 0; i < c; i++) {
+      for (int k = 0; k < keys; k++) {
+        w[i * cols + c + k] = i == k ? scale : 0f;
+      }
+    }
+    s.set("w_qkv", w);
+  }
+
+  /** Sets every parameter of a step-check graph to N(0, std^2), in the order of {@link #randomise}. */
+  static void randomise(StepChecks s, Random rnd, double std) {
+    for (String name : s.parameterNames()) {
+      float[] v = s.parameters().get(name);
+      for (int i = 0; i < v.length; i++) {
+        v[i] = (float) (rnd.nextGaussian() * std);
+      }
+      s.set(name, v);
+    }
+  }
+
+  /**
+   * Prefill of 1, 3, T/2 and T-1 positions followed by steps gives {@code apply(x)} at every position
+   * to 1e-5, the generated outputs ignore later inputs bit for bit, and every state tensor keeps its
+   * shape from call to call ({@code growing = false}) or gains one position per step along axis 1
+   * ({@code growing = true}).
+   */
+  static void assertGenerationMatchesApply(StepChecks s, float[][][] x, boolean growing) {
+    s.assertMatchesApply(x, 1e-5);
+    MixerHarness.assertAllClose(s.apply(x), s.generate(x, 3).outputs(), 1e-5);
+    s.assertStepsIgnoreLaterInputs(x, 2, 41);
+    List<List<long[]>> shapes = s.generate(x, 1).stateShapes();
+    for (int call = 1; call < shapes.size(); call++) {
+      for (int i = 0; i < shapes.get(call).size(); i++) {
+        long[] expected = shapes.get(call - 1).get(i).clone();
+        if (growing) {
+          expected[1]++;
+        }
+        assertArrayEquals(expected, shapes.get(call).get(i), "state " + i + " after step " + call);
+      }
+    }
   }
 
   /** Asserts every entry is finite. */
