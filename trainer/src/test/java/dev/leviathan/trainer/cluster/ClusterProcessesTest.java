@@ -46,6 +46,19 @@ class ClusterProcessesTest {
   }
 
   @Test
+  void workersWithDifferentMixerStacksAreRefusedAtStart() throws Exception {
+    try (WorkerProcesses w = new WorkerProcesses(2, dir, "mixers=attention,aft", "mean")) {
+      for (int i = 0; i < 2; i++) {
+        assertEquals("worker 1 (" + w.spec.workers().get(1) + ") has a different mixer stack than worker 0 ("
+            + w.spec.workers().get(0) + "); start every worker with the same mixer stack", w.await(i, "REFUSED", START));
+      }
+      w.finish(EXIT);
+      assertEquals(2, w.processes.get(0).exitValue());
+      assertEquals(2, w.processes.get(1).exitValue());
+    }
+  }
+
+  @Test
   void averagedGradientsOnTwoWorkersMatchOneProcessOnTheWholeBatch() throws Exception {
     int rows = 4;
     int steps = 10;

@@ -1,9 +1,11 @@
 package dev.leviathan.trainer.cluster;
 
+import dev.leviathan.trainer.ConfigException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.StringJoiner;
 import org.tensorflow.Graph;
@@ -19,8 +21,12 @@ import org.tensorflow.types.TFloat32;
  * stdout as {@code KEY value} lines, then exits when stdin closes (so the test decides when every
  * worker may go, and an orphan never outlives its test), or after a hard deadline.
  *
+ * <p>Every mode starts with the {@link StartupHandshake}, which also waits for every worker to come
+ * up: worker k states "mixer stack" = Mk when the first argument is {@code mixers=M0,M1,...}
+ * ("attention" otherwise), and prints {@code REFUSED <line>} (exit status 2) on a mismatch.
+ *
  * <ul>
- *   <li>{@code mean}: all-reduces the vector {@code v_k[j] = (k+1)*(j+1) + 0.25} once, prints it.
+ *   <li>{@code mean}: all-reduces the vector {@code v_k[j] = (k+1)*(j+1) + 0.25} once and prints it.
  *   <li>{@code sgd ROWS STEPS}: trains {@link LinearProblem} on this worker's shard, prints losses and parameters.
  *   <li>{@code steps}: all-reduces a small vector every 100 ms under a {@link StepWatchdog}, printing
  *       {@code STEP n}; on a failure prints {@code FAILURE <line>} and exits with status 3.
@@ -28,6 +34,8 @@ import org.tensorflow.types.TFloat32;
  * </ul>
  */
 public final class ClusterWorkerMain {
+  /** The start-up handshake waits this long for every worker's JVM to come up (a busy machine is slow). */
+  static final float START_TIMEOUT_SECONDS = 40f;
   static final float TIMEOUT_SECONDS = 3f;
   static final Duration STEP_BOUND = Duration.ofSeconds(5);
 
@@ -46,6 +54,18 @@ public final class ClusterWorkerMain {
         .setIntraOpParallelismThreads(1).setInterOpParallelismThreads(2).build();
     WorkerServer server = WorkerServer.start(spec, threads);
     System.out.println("STARTED " + spec.describe());
+    String mixers = args[0].startsWith("mixers=") ? args[0].substring(7).split(",")[spec.task()] : "attention";
+    if (args[0].startsWith("mixers=")) {
+      args = java.util.Arrays.copyOfRange(args, 1, args.length);
+    }
+    try {
+      StartupHandshake.check(server, Map.of("mixer stack", mixers), START_TIMEOUT_SECONDS);
+    } catch (ConfigException e) {
+      System.out.println("REFUSED " + e.getMessage());
+      System.out.flush();
+      awaitStdinClosed();
+      System.exit(2);
+    }
     switch (args[0]) {
       case "mean" -> mean(server);
       case "sgd" -> sgd(server, Integer.parseInt(args[1]), Integer.parseInt(args[2]));
