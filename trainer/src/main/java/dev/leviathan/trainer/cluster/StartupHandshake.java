@@ -24,6 +24,11 @@ import org.tensorflow.types.TInt64;
  * 64-bit fingerprint (the first 8 bytes of its SHA-256), and TensorFlow's {@code CollectiveGatherV2}
  * gives every worker the fingerprints of all workers. A worker whose fingerprint of a fact differs
  * from worker 0's is named with the fact, on every worker, in one line.
+ *
+ * <p>It is also the start-up barrier: a collective's timeout counts while it waits for the other
+ * workers to join, so the first collective of a run must allow for the slowest worker's start
+ * (JVM, native library, graph build). Give the handshake a generous timeout and the training
+ * collectives a short one.
  */
 public final class StartupHandshake {
   /** The handshake's collective instance; training collectives use small keys. */

@@ -28,6 +28,7 @@ import org.tensorflow.proto.ServerDef;
 public final class WorkerServer {
   private final ClusterSpec spec;
   private final ConfigProto sessionConfig;
+  /** Held for the life of this object; TensorFlow cannot stop it, it ends with the process. */
   private final Server server;
 
   private WorkerServer(ClusterSpec spec, ConfigProto sessionConfig, Server server) {
@@ -103,10 +104,5 @@ public final class WorkerServer {
 
   public ClusterSpec spec() {
     return spec;
-  }
-
-  /** The running server; it cannot be stopped, only ended with the process. */
-  Server server() {
-    return server;
   }
 }
