@@ -35,6 +35,8 @@ public final class ModelRuntime implements AutoCloseable {
   private final Placeholder<TInt32> prompt;
   private final Operand<TFloat32> lastLogits;
   private final ModelConfig config;
+  private final Ops ops;
+  private Generator generator;
 
   /** Step result: loss before the update and the gradient norm before clipping. */
   public record StepResult(double loss, double gradNorm) {}
@@ -57,6 +59,7 @@ public final class ModelRuntime implements AutoCloseable {
   public ModelRuntime(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
     this.config = config;
     Ops tf = Ops.create(graph);
+    this.ops = tf;
     params = new ParameterStore(config.layers());
     model = new LanguageModel(tf, config, registry, params);
     inputs = tf.withName("inputs").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
@@ -148,6 +151,14 @@ public final class ModelRuntime implements AutoCloseable {
       t.copyTo(DataBuffers.of(out, false, false));
       return out;
     }
+  }
+
+  /** Cached generation in this graph and session (its graphs are built on the first call). */
+  public synchronized Generator generator() {
+    if (generator == null) {
+      generator = new Generator(ops.withSubScope("generator"), session, model);
+    }
+    return generator;
   }
 
   private TInt32 tokens(int[] data, int batch) {

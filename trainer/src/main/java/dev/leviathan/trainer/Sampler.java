@@ -2,18 +2,43 @@ package dev.leviathan.trainer;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
- * Autoregressive sampling: feed the last {@code context} tokens, scale the next-token logits by
- * {@code 1 / temperature}, keep the {@code topK} largest (0 = all), sample from the softmax.
+ * Autoregressive sampling: scale the next-token logits by {@code 1 / temperature}, keep the
+ * {@code topK} largest (0 = all), sample from the softmax.
+ *
+ * <p>The logits come from cached generation ({@link Generator}: the prompt in one pass, then one step
+ * per token with the layers' states carried) while the sequence fits the model's position limit, and
+ * from full recompute of the last {@code min(limit, context)} tokens after it (said once through the
+ * notice sink). {@link #fullRecompute} recomputes every token; within the limit both give the same
+ * logits (to float rounding) and, with the same seed, the same tokens.
  */
 public final class Sampler {
   private final ModelRuntime runtime;
   private final Tokenizer tokenizer;
+  private final boolean recompute;
+  private final Consumer<String> notices;
 
   public Sampler(ModelRuntime runtime, Tokenizer tokenizer) {
+    this(runtime, tokenizer, false, System.err::println);
+  }
+
+  private Sampler(ModelRuntime runtime, Tokenizer tokenizer, boolean recompute, Consumer<String> notices) {
     this.runtime = runtime;
     this.tokenizer = tokenizer;
+    this.recompute = recompute;
+    this.notices = notices;
+  }
+
+  /** The same sampler, recomputing the whole window for every token (no cached state). */
+  public Sampler fullRecompute() {
+    return new Sampler(runtime, tokenizer, true, notices);
+  }
+
+  /** The same sampler, sending its one-line notices (e.g. passing the position limit) to {@code sink}. */
+  public Sampler notices(Consumer<String> sink) {
+    return new Sampler(runtime, tokenizer, recompute, sink);
   }
 
   /**
@@ -29,17 +54,45 @@ public final class Sampler {
       throw new IllegalArgumentException("top-k must be >= 0 (0 = no limit), got " + topK);
     }
     int[] start = prompt.isEmpty() ? new int[] {defaultStart()} : tokenizer.encode(prompt);
+    int[] seq = generate(start, tokens, temperature, topK, seed);
+    String text = tokenizer.decode(seq);
+    return prompt.isEmpty() ? text.substring(tokenizer.decode(start).length()) : text;
+  }
+
+  /** {@code start} followed by {@code tokens} sampled tokens. */
+  int[] generate(int[] start, int tokens, double temperature, int topK, long seed) {
     int context = runtime.config().context();
     int[] seq = Arrays.copyOf(start, start.length + tokens);
     int len = start.length;
     SplittableRandom rnd = new SplittableRandom(seed);
-    for (int i = 0; i < tokens; i++) {
-      int from = Math.max(0, len - context);
+    int i = 0;
+    long limit = context;
+    if (!recompute && tokens > 0) {
+      Generator g = runtime.generator();
+      limit = g.positionLimit();
+      if (len <= limit) {
+        try (Generator.Sequence s = g.start(new int[][] {Arrays.copyOf(seq, len)})) {
+          while (true) {
+            seq[len++] = pick(s.logits()[0], temperature, topK, rnd);
+            if (++i == tokens || len > limit) {
+              break;
+            }
+            s.append(new int[] {seq[len - 1]});
+          }
+        }
+      }
+      if (i < tokens) {
+        notices.accept("generation past the position limit " + limit + ": recomputing the last "
+            + Math.min(limit, context) + " tokens per token");
+      }
+    }
+    int window = (int) Math.min(limit, context);
+    for (; i < tokens; i++) {
+      int from = Math.max(0, len - window);
       float[] logits = runtime.nextLogits(Arrays.copyOfRange(seq, from, len));
       seq[len++] = pick(logits, temperature, topK, rnd);
     }
-    String text = tokenizer.decode(Arrays.copyOf(seq, len));
-    return prompt.isEmpty() ? text.substring(tokenizer.decode(start).length()) : text;
+    return seq;
   }
 
   /** Newline if it is in the vocabulary, else token 0. */

@@ -140,6 +140,23 @@ public final class LanguageModel {
     return lmHead == null ? Layers.linearTransposed(f, x, wte) : Layers.linear(f, x, lmHead, null);
   }
 
+  /**
+   * Prefill and step graphs that generate with carried token-mixer states, built in a sub-scope of
+   * this model's graph on each call (see {@link Generation}).
+   */
+  public Generation generation() {
+    Ops f = tf.withSubScope("generate");
+    List<Generation.Layer> parts = new ArrayList<>();
+    for (Block b : blocks) {
+      parts.add(new Generation.Layer(x -> b.norm1().apply(f, x), b.tokenMixer(),
+          x -> b.channelMixer().apply(b.norm2().apply(f, x))));
+    }
+    return new Generation(f, config, wte, wpe, parts, x -> {
+      Operand<TFloat32> y = finalNorm.apply(f, x);
+      return lmHead == null ? Layers.linearTransposed(f, y, wte) : Layers.linear(f, y, lmHead, null);
+    });
+  }
+
   /** Mean cross-entropy in nats of {@code logits [B, T, V]} against {@code targets [B, T]}. */
   public Operand<TFloat32> loss(Operand<TFloat32> logits, Operand<TInt32> targets) {
     Ops f = tf.withSubScope("loss");
