@@ -6,6 +6,7 @@ import dev.leviathan.trainer.Sampler;
 import dev.leviathan.trainer.Trainer;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -34,14 +35,21 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", paramLabel = "last|best", description = "Which checkpoint (default: ${DEFAULT-VALUE}).")
   String checkpoint = "last";
 
+  @Option(names = "--full-recompute",
+      description = "Recompute the whole window for every token instead of carrying the mixers' states.")
+  boolean fullRecompute;
+
   private final Trainer trainer;
   private final PrintStream out;
+  private final PrintStream err;
   private final Path workingDir;
 
   @Inject
-  SampleCommand(Trainer trainer, @Named("out") PrintStream out, @Named("workingDir") Path workingDir) {
+  SampleCommand(Trainer trainer, @Named("out") PrintStream out, @Named("err") PrintStream err,
+      @Named("workingDir") Path workingDir) {
     this.trainer = trainer;
     this.out = out;
+    this.err = err;
     this.workingDir = workingDir;
   }
 
@@ -51,7 +59,13 @@ final class SampleCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--tokens must be >= 0, got " + tokens);
     }
     try (Trainer.LoadedRun loaded = trainer.open(workingDir.resolve(run), checkpoint)) {
-      out.println(new Sampler(loaded.runtime(), loaded.tokenizer()).sample(prompt, tokens, temperature, topK, seed));
+      Sampler sampler = new Sampler(loaded.runtime(), loaded.tokenizer()).notices(err::println);
+      long start = System.nanoTime();
+      String text = (fullRecompute ? sampler.fullRecompute() : sampler).sample(prompt, tokens, temperature, topK, seed);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      out.println(text);
+      err.printf(Locale.ROOT, "sampled %d tokens in %.2f s: %.1f tokens/s (%s)%n", tokens, seconds,
+          tokens / Math.max(seconds, 1e-9), fullRecompute ? "full recompute" : "cached generation");
     }
     return 0;
   }

@@ -68,6 +68,12 @@ class TrainCliTest {
     assertTrue(s.out().strip().length() >= 40, s.out());
     Cli again = Cli.run(work, "sample", "--run", "runs/tiny", "--prompt", "ROMEO:", "--tokens", "60", "--seed", "3");
     assertEquals(s.out(), again.out(), "same seed, same text");
+    assertTrue(s.err().matches("(?s).*sampled 60 tokens in [0-9.]+ s: [0-9.]+ tokens/s \\(cached generation\\)\n.*"),
+        s.err());
+    Cli recomputed = Cli.run(work, "sample", "--run", "runs/tiny", "--prompt", "ROMEO:", "--tokens", "60", "--seed", "3",
+        "--full-recompute");
+    assertEquals(s.out(), recomputed.out(), "cached generation and full recompute give the same text");
+    assertTrue(recomputed.err().contains("tokens/s (full recompute)"), recomputed.err());
     Cli topK = Cli.run(work, "sample", "--run", "runs/tiny", "--tokens", "30", "--top-k", "1", "--temperature", "0.5");
     assertEquals(0, topK.code(), topK.toString());
   }

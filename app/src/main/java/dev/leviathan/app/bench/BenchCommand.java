@@ -56,7 +56,12 @@ import picocli.CommandLine.Spec;
         "                  variables): the extra memory the steps need",
         "  status          ok, oom (out of memory, or over --max-memory), timeout (over",
         "                  --time-limit) or error; the numbers are empty unless ok",
-        "FILE.png next to FILE.csv: step time and peak memory against context, log-log."})
+        "FILE.png next to FILE.csv: step time and peak memory against context, log-log.",
+        "",
+        "--generate measures cached generation instead (one JVM per mixer, model without",
+        "position embedding): CSV columns mixer,position,batch,width,layers,context,path,",
+        "tokens_per_sec,rss_mb,rss_growth_mb,status; path is step (every layer steps) or",
+        "recompute (a layer without a step function); status limit = past the position limit."})
 public final class BenchCommand implements Callable<Integer> {
   /** Config keys that bench sets for each configuration, and the option that chooses them. */
   private static final Map<String, String> OWN_KEYS = Map.of("token-mixer", "--mixers", "token-mixers", "--mixers",
@@ -108,6 +113,9 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Result table (default: runs/bench-<timestamp>/bench.csv).")
   Path out;
 
+  @CommandLine.Mixin
+  GenerateBench.Options generate = new GenerateBench.Options();
+
   @Spec
   CommandSpec spec;
 
@@ -129,6 +137,9 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() {
     validateOptions();
     List<String> names = mixerNames();
+    if (generate.enabled) {
+      return generate(names);
+    }
     List<Integer> ctx = contexts.stream().distinct().sorted().toList();
     List<Path> plugins = pluginDirs();
     for (String name : names) {
@@ -169,6 +180,23 @@ public final class BenchCommand implements Callable<Integer> {
     stdout.println("peak_mb = peak resident memory during the training steps minus the resident memory before the"
         + " first step (model built and initialised)");
     return 0;
+  }
+
+  /** {@code bench --generate}: see {@link GenerateBench}. */
+  private int generate(List<String> names) {
+    String bad = GenerateBench.check(generate);
+    if (bad != null) {
+      throw new ParameterException(spec.commandLine(), bad);
+    }
+    for (String name : names) {
+      TrainConfig cfg = ConfigLoader.load(null, GenerateBench.overrides(name, generate, batch, width, layers, seed, sets));
+      for (MixerSpec s : cfg.tokenMixerSpecs()) {
+        MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
+      }
+    }
+    Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut().resolveSibling("generate.csv");
+    return new GenerateBench(stdout, workingDir, heapMb, timeLimit)
+        .run(generate, names, batch, width, layers, seed, pluginDirs(), sets, csv);
   }
 
   private void validateOptions() {

@@ -50,7 +50,7 @@ final class Charts {
     save(List.of(chart), png);
   }
 
-  private static XYChart logLog(String title, String yTitle) {
+  static XYChart logLog(String title, String yTitle) {
     XYChart chart = new XYChartBuilder().width(700).height(520).title(title).xAxisTitle("context (tokens)")
         .yAxisTitle(yTitle).build();
     style(chart, Styler.LegendPosition.InsideNW);
@@ -84,7 +84,7 @@ final class Charts {
     });
   }
 
-  private static void save(List<XYChart> charts, Path png) {
+  static void save(List<XYChart> charts, Path png) {
     System.setProperty("java.awt.headless", "true");
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try {
