@@ -36,7 +36,8 @@ import picocli.CommandLine.Option;
  *
  * <p>The model has no learned position embedding, so a mixer whose step carries a constant-size state
  * (or a cache without position-dependent parameters) can generate past the model's context. The worker
- * reads a one-token prompt per sequence, runs a few untimed steps, then generates greedily with one
+ * reads a one-token prompt per sequence, runs {@value #WARMUP_STEPS} untimed steps (fewer when the
+ * position limit is smaller) on a sequence of its own, then generates greedily with one
  * {@link Generator} step per token up to the largest requested position. At each requested position
  * {@code p} it reports the tokens per second of the steps since the previous requested position
  * ({@code batch * steps / seconds}) and the resident set of the process ({@code VmRSS}); {@code
@@ -51,7 +52,7 @@ public final class GenerateBench {
   static final String BUILT = "generate-built";
   static final String LIMIT = "generate-limit";
   static final String FAILURE = "generate-failure";
-  static final int WARMUP_STEPS = 4;
+  static final int WARMUP_STEPS = 64;
 
   /** The {@code bench} options of generation mode. */
   public static final class Options {
