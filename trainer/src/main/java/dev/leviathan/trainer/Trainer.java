@@ -182,7 +182,9 @@ public final class Trainer {
       }
       String sample = "";
       if (cfg.sampleTokens > 0) {
-        sample = new Sampler(rt, corpus.tokenizer()).sample("", cfg.sampleTokens, 0.8, 0, cfg.seed);
+        // The end-of-run sample may pass the position limit; that is expected, not worth a notice here.
+        sample = new Sampler(rt, corpus.tokenizer()).notices(notice -> { })
+            .sample("", cfg.sampleTokens, 0.8, 0, cfg.seed);
         run.appendSample("step " + step + ", temperature 0.8", sample);
         listener.sampled(step, sample);
       }
