@@ -134,6 +134,19 @@ class GeneratorTest {
     }
   }
 
+  @Test
+  void aPromptLongerThanTheLimitIsSampledByFullRecomputeWithOneNotice() {
+    try (ModelRuntime rt = TinyModels.runtime(TinyModels.config(List.of("attention"), 8, true), 2)) {
+      List<String> notices = new ArrayList<>();
+      Sampler cached = new Sampler(rt, null).notices(notices::add);
+      int[] prompt = TinyModels.randomTokens(11, 6);
+      assertArrayEquals(cached.fullRecompute().generate(prompt, 6, 1.0, 0, 4), cached.generate(prompt, 6, 1.0, 0, 4));
+      assertEquals(List.of("generation past the position limit 8: recomputing the last 8 tokens per token"), notices);
+      assertEquals(11, cached.generate(prompt, 0, 1.0, 0, 4).length, "no tokens asked, no notice");
+      assertEquals(1, notices.size());
+    }
+  }
+
   static void assertClose(float[] expected, float[] actual, double tol, String what) {
     assertEquals(expected.length, actual.length, what);
     for (int i = 0; i < expected.length; i++) {
