@@ -40,7 +40,9 @@ import picocli.CommandLine.Option;
  * position limit is smaller) on a sequence of its own, then generates greedily with one
  * {@link Generator} step per token up to the largest requested position. At each requested position
  * {@code p} it reports the tokens per second of the steps since the previous requested position
- * ({@code batch * steps / seconds}) and the resident set of the process ({@code VmRSS}); {@code
+ * ({@code batch / median step time}, each step being the logits read-out, the greedy choice and one
+ * {@code Session.run}; the median resists other processes' bursts) and the resident set of the
+ * process ({@code VmRSS}); {@code
  * rss_growth_mb} is that minus the resident set right after the prompt was read. Positions beyond the
  * model's position limit (a mixer without a step function, or with position-dependent parameters,
  * stops at the context) are recorded with status {@code limit}.
@@ -165,7 +167,7 @@ public final class GenerateBench {
     stdout.print(Reports.table(List.of(HEADER.split(",")), rows.stream().map(Row::cells).toList()));
     stdout.println();
     stdout.println("wrote " + csv + " and " + png);
-    stdout.println("tokens_per_sec = generated tokens per second since the previous position; rss_mb = resident"
+    stdout.println("tokens_per_sec = batch / median step time since the previous position; rss_mb = resident"
         + " memory at the position; rss_growth_mb = rss_mb minus the resident memory after the prompt");
     return 0;
   }
@@ -315,26 +317,23 @@ public final class GenerateBench {
         System.gc();
         try (Generator.Sequence s = g.start(prompt)) {
           long baseKb = ProcMemory.residentKb("self").orElse(-1);
-          int last = 1;
-          long t0 = System.nanoTime();
           for (int target : job.positions()) {
             if (target > g.positionLimit()) {
               out.println(LIMIT + " limit=" + g.positionLimit());
               break;
             }
-            while (s.length() < target) {
+            double[] seconds = new double[target - s.length()];
+            for (int i = 0; s.length() < target; i++) {
+              long t0 = System.nanoTime();
               s.append(greedy(s.logits()));
+              seconds[i] = (System.nanoTime() - t0) / 1e9;
             }
-            s.logits();
-            long t1 = System.nanoTime();
             OptionalLong rss = ProcMemory.residentKb("self");
-            double tokensPerSec = job.batch() * (double) (target - last) / ((t1 - t0) / 1e9);
+            double tokensPerSec = job.batch() / BenchWorker.median(seconds);
             out.printf(Locale.ROOT, "%s position=%d tokens_per_sec=%.4f rss_mb=%s rss_growth_mb=%s%n", POINT, target,
                 tokensPerSec, rss.isPresent() ? fmt(rss.getAsLong() / 1024.0) : "",
                 rss.isPresent() && baseKb >= 0 ? fmt((rss.getAsLong() - baseKb) / 1024.0) : "");
             out.flush();
-            last = target;
-            t0 = System.nanoTime();
           }
         }
       }
@@ -353,10 +352,10 @@ public final class GenerateBench {
     return next;
   }
 
-  /** Tokens/s and resident memory against position, log-scaled positions, one line per mixer. */
+  /** Tokens/s and resident-memory growth against position, log-scaled positions, one line per mixer. */
   private static void chart(List<Row> rows, String subtitle, Path png) {
     XYChart speed = Charts.logLog("generation speed" + subtitle, "tokens/s");
-    XYChart memory = Charts.logLog("resident memory while generating" + subtitle, "MB");
+    XYChart memory = Charts.logLog("resident memory growth since the prompt" + subtitle, "MB");
     speed.setXAxisTitle("position (tokens)");
     memory.setXAxisTitle("position (tokens)");
     memory.getStyler().setYAxisLogarithmic(false);
@@ -365,7 +364,7 @@ public final class GenerateBench {
     byMixer.forEach((mixer, list) -> {
       List<Row> ok = list.stream().filter(r -> r.status().equals(BenchRow.OK)).toList();
       add(speed, mixer, ok.stream().filter(r -> r.tokensPerSec() > 0).toList(), Row::tokensPerSec);
-      add(memory, mixer, ok.stream().filter(r -> r.rssMb() != null).toList(), Row::rssMb);
+      add(memory, mixer, ok.stream().filter(r -> r.rssGrowthMb() != null).toList(), Row::rssGrowthMb);
     });
     Charts.save(List.of(speed, memory), png);
   }
