@@ -3,7 +3,8 @@ package dev.leviathan.app;
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import dev.leviathan.trainer.Corpus;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.Evaluator;
+import dev.leviathan.trainer.RunSpec;
 import dev.leviathan.trainer.Trainer;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -39,12 +40,9 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     try (Trainer.LoadedRun loaded = trainer.open(workingDir.resolve(run), checkpoint)) {
-      TrainConfig cfg = loaded.config();
-      if (data != null) {
-        cfg.data = workingDir.resolve(data).toString();
-      }
-      Corpus corpus = Trainer.corpus(cfg, loaded.tokenizer());
-      double loss = Trainer.validationLoss(loaded.runtime(), cfg, corpus);
+      RunSpec spec = data == null ? loaded.spec() : loaded.spec().withDataFile(workingDir.resolve(data).toString());
+      Corpus corpus = Corpus.load(spec.data(), spec.model().context(), loaded.tokenizer());
+      double loss = new Evaluator(loaded.runtime(), spec, corpus).validationLoss();
       out.printf(Locale.ROOT, "val_loss=%.4f val_bpc=%.4f (step %d, checkpoint %s, %s)%n", loss, loss / Math.log(2),
           loaded.state().step(), checkpoint, corpus.name());
     }

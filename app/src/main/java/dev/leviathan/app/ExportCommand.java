@@ -7,6 +7,7 @@ import dev.leviathan.mml.BitLinear;
 import dev.leviathan.mml.TernaryPacking;
 import dev.leviathan.trainer.AtomicFiles;
 import dev.leviathan.trainer.CheckpointState;
+import dev.leviathan.trainer.RunDirectory;
 import dev.leviathan.trainer.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,7 +21,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -66,7 +66,7 @@ final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (format.equals("savedmodel")) {
-      return SavedModelExport.run(trainer, registry, workingDir.resolve(run), checkpoint, workingDir.resolve(out), stdout);
+      return SavedModelExport.run(trainer, workingDir.resolve(run), checkpoint, workingDir.resolve(out), stdout);
     }
     if (!format.equals("ternary")) {
       throw new IllegalArgumentException("unknown export format '" + format + "'; the supported formats are: ternary,"
@@ -94,7 +94,7 @@ final class ExportCommand implements Callable<Integer> {
         }
       }
       AtomicFiles.write(file, out -> TernaryPacking.write(out, tensors));
-      long checkpointBytes = size(runDir.resolve("checkpoints").resolve(checkpoint), "variables.data");
+      long checkpointBytes = new RunDirectory(runDir).checkpoints().variablesBytes(checkpoint);
       long exportBytes = size(file);
       long float32Bytes = 4 * loaded.runtime().parameters().count();
       stdout.printf(Locale.ROOT, "wrote %s: %d tensors (%d ternary at 2 bits, %d float32), %,d bytes;"
@@ -147,14 +147,6 @@ final class ExportCommand implements Callable<Integer> {
       out.put(t.name(), v);
     }
     return out;
-  }
-
-  private static long size(Path dir, String prefix) {
-    try (Stream<Path> s = Files.list(dir)) {
-      return s.filter(p -> p.getFileName().toString().startsWith(prefix)).mapToLong(ExportCommand::size).sum();
-    } catch (IOException e) {
-      return 0;
-    }
   }
 
   private static long size(Path f) {

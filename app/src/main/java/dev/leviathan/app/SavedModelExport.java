@@ -1,11 +1,10 @@
 package dev.leviathan.app;
 
 import dev.leviathan.core.model.LanguageModel;
-import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.ParameterStore;
-import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.core.model.ResolvedModel;
+import dev.leviathan.trainer.RunDirectory;
 import dev.leviathan.trainer.Tokenizer;
-import dev.leviathan.trainer.TrainConfig;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -55,12 +54,12 @@ final class SavedModelExport {
   private SavedModelExport() {}
 
   /** {@code export --format savedmodel}: checkpoint {@code name} of {@code runDir} into the new folder {@code out}. */
-  static int run(dev.leviathan.trainer.Trainer trainer, MixerRegistry registry, Path runDir, String name, Path out,
+  static int run(dev.leviathan.trainer.Trainer trainer, Path runDir, String name, Path out,
       java.io.PrintStream stdout) {
     requireFree(out);
     try (dev.leviathan.trainer.Trainer.LoadedRun loaded = trainer.open(runDir, name)) {
-      String prefix = new dev.leviathan.trainer.Checkpoints(runDir).variablesPrefix(name);
-      int variables = export(registry, loaded.config(), loaded.tokenizer(), prefix, out);
+      String prefix = new RunDirectory(runDir).checkpoints().variablesPrefix(name);
+      int variables = export(loaded.resolved().model(loaded.tokenizer().vocabSize()), loaded.tokenizer(), prefix, out);
       stdout.printf(java.util.Locale.ROOT, "wrote SavedModel %s: signature '%s' (int32 tokens [B, T] -> float32 logits"
               + " [B, T, %d]), %d variables from checkpoint %s (step %d), vocabulary in assets/%s%n", out, SIGNATURE,
           loaded.tokenizer().vocabSize(), variables, name, loaded.state().step(), VOCABULARY);
@@ -89,7 +88,7 @@ final class SavedModelExport {
    * Writes the SavedModel of the checkpoint at {@code variablesPrefix} into {@code out}: built in a
    * sibling temporary folder, then renamed into place. Returns the number of exported variables.
    */
-  static int export(MixerRegistry registry, TrainConfig cfg, Tokenizer tokenizer, String variablesPrefix, Path out) {
+  static int export(ResolvedModel resolved, Tokenizer tokenizer, String variablesPrefix, Path out) {
     requireFree(out);
     Path parent = out.toAbsolutePath().getParent();
     Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
@@ -98,9 +97,8 @@ final class SavedModelExport {
       Files.createDirectories(parent);
       try (Graph graph = new Graph()) {
         Ops tf = Ops.create(graph);
-        ModelConfig config = cfg.modelConfig(tokenizer.vocabSize());
-        ParameterStore params = new ParameterStore(config.layers());
-        LanguageModel model = new LanguageModel(tf, config, registry, params);
+        ParameterStore params = new ParameterStore(resolved.config().layers());
+        LanguageModel model = new LanguageModel(tf, resolved, params);
         variables = params.all().size();
         List<Signature> signatures = signatures(tf, model);
         Operand<?> vocabularyFile = tf.withName(VOCABULARY_TENSOR).constant(VOCABULARY);

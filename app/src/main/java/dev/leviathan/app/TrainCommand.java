@@ -6,23 +6,19 @@ import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.trainer.ConfigException;
 import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.Devices;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.ResolvedRun;
+import dev.leviathan.trainer.RunDirectory;
+import dev.leviathan.trainer.RunMetadata;
+import dev.leviathan.trainer.RunSpec;
 import dev.leviathan.trainer.Trainer;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -92,18 +88,21 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     found.problems().forEach(p -> stderr.println("warning: " + p));
-    Path runDir = resume ? resumeDir() : null;
-    Path base = config != null ? workingDir.resolve(config) : resume ? runDir.resolve("config.yaml") : null;
-    TrainConfig cfg = RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir);
+    RunDirectory resumed = resume ? resumeDir() : null;
+    Path base = config != null ? workingDir.resolve(config) : resumed != null ? resumed.config() : null;
+    RunSpec spec = RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir)
+        .withDevice(device);
     if (printConfig) {
-      stdout.print(ConfigLoader.toYaml(cfg));
+      stdout.print(ConfigLoader.toYaml(spec));
       return 0;
     }
-    RunConfigs.checkMixers(registry, cfg);
-    if (!resume) {
-      runDir = out != null ? workingDir.resolve(out) : newRunDir(cfg);
-      if (Files.exists(runDir.resolve("checkpoints"))) {
-        throw new ConfigException("run directory " + runDir + " already holds a run; pass --resume to continue it"
+    ResolvedRun resolved = spec.resolve(registry); // unknown mixers and bad options fail before anything is written
+    RunDirectory run = resumed;
+    if (run == null) {
+      run = out != null ? new RunDirectory(workingDir.resolve(out)) : RunDirectory.newRun(workingDir,
+          spec.model().mixerLabel());
+      if (run.hasCheckpoints()) {
+        throw new ConfigException("run directory " + run.path() + " already holds a run; pass --resume to continue it"
             + " or choose another --out");
       }
     }
@@ -112,22 +111,9 @@ final class TrainCommand implements Callable<Integer> {
     }
     Devices.Placement placement = Devices.place(device);
     stdout.println(placement.describe());
-    Map<String, Object> info = new LinkedHashMap<>();
-    info.put("leviathan", dev.leviathan.trainer.Versions.leviathan());
-    info.put("java", System.getProperty("java.version"));
-    info.put("device", placement.modelDevice().toLowerCase(Locale.ROOT));
-    info.put("model-runs-on", placement.modelDevice() + " (" + placement.primary() + ")");
-    info.put("device-option", device.toString());
-    info.put("devices", placement.devices().stream().map(Devices.Device::toMap).toList());
-    info.put("command", "leviathan train " + String.join(" ", commandLine()));
+    RunMetadata launch = RunMetadata.launched("leviathan train " + String.join(" ", commandLine()), placement);
     boolean bar = !noProgress && System.console() != null;
-    Trainer.Result r;
-    Devices.select(device);
-    try {
-      r = trainer.train(cfg, runDir, resume, new ConsoleListener(stdout, bar), info);
-    } finally {
-      Devices.select(Devices.Choice.AUTO);
-    }
+    Trainer.Result r = trainer.train(resolved, run.path(), resume, new ConsoleListener(stdout, bar), launch);
     stdout.printf(Locale.ROOT, "final: step=%d val_loss=%.4f val_bpc=%.4f tokens_per_sec=%.0f%n", r.step(), r.valLoss(),
         r.valBpc(), r.tokensPerSec());
     if (!r.sample().isEmpty()) {
@@ -135,7 +121,7 @@ final class TrainCommand implements Callable<Integer> {
       stdout.println("sample:\n" + s);
     }
     if (r.interrupted()) {
-      stdout.println("stopped at step " + r.step() + "; continue with: leviathan train --resume --out " + runDir);
+      stdout.println("stopped at step " + r.step() + "; continue with: leviathan train --resume --out " + run.path());
       return Main.EXIT_INTERRUPTED;
     }
     return 0;
@@ -156,31 +142,15 @@ final class TrainCommand implements Callable<Integer> {
     return args;
   }
 
-  private Path newRunDir(TrainConfig cfg) {
-    String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-    Path dir = workingDir.resolve("runs").resolve(stamp + "-" + cfg.mixerLabel());
-    for (int i = 2; Files.exists(dir); i++) {
-      dir = workingDir.resolve("runs").resolve(stamp + "-" + cfg.mixerLabel() + "-" + i);
-    }
-    return dir;
-  }
-
-  private Path resumeDir() {
+  private RunDirectory resumeDir() {
     if (out != null) {
       Path dir = workingDir.resolve(out);
       if (!Files.isDirectory(dir)) {
         throw new ConfigException("cannot resume: run directory " + dir + " does not exist");
       }
-      return dir;
+      return new RunDirectory(dir);
     }
-    Path runs = workingDir.resolve("runs");
-    try (Stream<Path> s = Files.isDirectory(runs) ? Files.list(runs) : Stream.empty()) {
-      return s.filter(p -> Files.isDirectory(p.resolve("checkpoints")))
-          .max(Comparator.comparing(p -> p.getFileName().toString()))
-          .orElseThrow(() -> new ConfigException("cannot resume: no run with checkpoints under " + runs
-              + "; pass --out DIR"));
-    } catch (IOException e) {
-      throw new ConfigException("cannot list " + runs + ": " + e.getMessage());
-    }
+    return RunDirectory.latest(workingDir).orElseThrow(() -> new ConfigException("cannot resume: no run with"
+        + " checkpoints under " + RunDirectory.runsFolder(workingDir) + "; pass --out DIR"));
   }
 }

@@ -38,7 +38,7 @@ public final class Checkpoints {
   private final Path root;
 
   public Checkpoints(Path runDir) {
-    this.root = runDir.resolve("checkpoints");
+    this.root = runDir.resolve(RunDirectory.CHECKPOINTS);
   }
 
   public Path root() {
@@ -126,6 +126,19 @@ public final class Checkpoints {
   /** Prefix to pass to {@code Session.restore}. */
   public String variablesPrefix(String name) {
     return resolve(name).resolve(VARIABLES).toString();
+  }
+
+  /** Bytes of the variable files of checkpoint {@code name} (parameters and optimiser moments); 0 if none. */
+  public long variablesBytes(String name) {
+    try (Stream<Path> s = Files.list(resolve(name))) {
+      long sum = 0;
+      for (Path p : s.filter(p -> p.getFileName().toString().startsWith(VARIABLES + ".data")).toList()) {
+        sum += Files.size(p);
+      }
+      return sum;
+    } catch (IOException e) {
+      return 0;
+    }
   }
 
   static void writeChecksums(Path dir) throws IOException {

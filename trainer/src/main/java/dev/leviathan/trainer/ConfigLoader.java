@@ -1,6 +1,8 @@
 package dev.leviathan.trainer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
@@ -20,20 +22,26 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * Reads a {@link TrainConfig} from YAML and applies {@code key=value} overrides. Unknown keys and values
- * of the wrong type are rejected with the key's name; nested keys use dots
- * ({@code token-mixer-options.window=16}).
+ * The one way into a {@link RunSpec}: defaults, then a YAML file, then typed values set by command-line
+ * flags ({@link ConfigValue}), then {@code key=value} overrides ({@code --set}), bound and validated once.
+ * Unknown keys, duplicate keys in a file, fractions for integer keys and values of the wrong type are
+ * rejected with the key's name; nested keys use dots ({@code token-mixer-options.window=16}).
  */
 public final class ConfigLoader {
   private static final ObjectMapper YAML = YAMLMapper.builder(
           YAMLFactory.builder().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-              .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES).build())
+              .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+              .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
       .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
       .build();
 
@@ -44,34 +52,81 @@ public final class ConfigLoader {
     YAML.coercionConfigFor(LogicalType.Boolean).setCoercion(CoercionInputShape.String, CoercionAction.TryConvert);
   }
 
+  /** A config key set to a typed value by a command-line flag (never re-read as YAML). */
+  public record ConfigValue(String key, Object value) {
+    /**
+     * {@code --mixer NAME}: every layer's token mixer; the per-layer list is cleared, and the options are
+     * dropped unless {@code keepOptions} (they belong to the mixer the config named before).
+     */
+    public static List<ConfigValue> mixer(String name, boolean keepOptions) {
+      List<ConfigValue> values = new ArrayList<>(List.of(new ConfigValue("token-mixer", name),
+          new ConfigValue("token-mixers", List.of())));
+      if (!keepOptions) {
+        values.add(new ConfigValue("token-mixer-options", Map.of()));
+      }
+      return values;
+    }
+  }
+
   private ConfigLoader() {}
 
   /** Defaults, then the YAML file (if any), then the overrides in order; validated. */
-  public static TrainConfig load(Path file, List<String> overrides) {
-    ObjectNode tree = YAML.valueToTree(new TrainConfig());
+  public static RunSpec load(Path file, List<String> overrides) {
+    return load(file, List.of(), overrides);
+  }
+
+  /** Defaults, then the YAML file (if any), then {@code values}, then {@code overrides}; validated. */
+  public static RunSpec load(Path file, List<ConfigValue> values, List<String> overrides) {
+    ObjectNode tree = YAML.valueToTree(new ConfigFile());
     if (file != null) {
-      JsonNode fromFile;
-      try {
-        fromFile = YAML.readTree(Files.readString(file));
-      } catch (NoSuchFileException e) {
-        throw new ConfigException("config file " + file + " does not exist; check the --config path");
-      } catch (JsonProcessingException e) {
-        throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getOriginalMessage())
-            + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ")" : ""));
-      } catch (IOException e) {
-        throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
-      }
-      if (fromFile != null && !fromFile.isMissingNode() && !fromFile.isNull()) {
-        if (!fromFile.isObject()) {
-          throw new ConfigException("config file " + file + " must hold key: value pairs");
-        }
-        fromFile.fields().forEachRemaining(e -> tree.set(e.getKey(), e.getValue()));
-      }
+      readFile(file).fields().forEachRemaining(e -> tree.set(e.getKey(), e.getValue()));
+    }
+    for (ConfigValue v : values) {
+      set(tree, v.key(), YAML.valueToTree(v.value()));
     }
     for (String o : overrides == null ? List.<String>of() : overrides) {
       apply(tree, o);
     }
-    return bind(tree).validate();
+    return bind(tree).toSpec();
+  }
+
+  /** The token mixer a YAML file (or the defaults, for {@code null}) names for every layer. */
+  public static String tokenMixerOf(Path file) {
+    ObjectNode tree = YAML.valueToTree(new ConfigFile());
+    if (file != null) {
+      readFile(file).fields().forEachRemaining(e -> tree.set(e.getKey(), e.getValue()));
+    }
+    return tree.path("token-mixer").asText();
+  }
+
+  private static ObjectNode readFile(Path file) {
+    JsonNode fromFile;
+    try {
+      fromFile = YAML.readTree(Files.readString(file));
+    } catch (NoSuchFileException e) {
+      throw new ConfigException("config file " + file + " does not exist; check the --config path");
+    } catch (StreamReadException e) {
+      String line = e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ")" : "";
+      String m = firstLine(e.getOriginalMessage());
+      if (m.startsWith("Duplicate field '")) {
+        String key = m.substring("Duplicate field '".length(), m.indexOf('\'', "Duplicate field '".length()));
+        throw new ConfigException("config file " + file + " sets the key '" + key + "' twice" + line
+            + "; keep one of them");
+      }
+      throw new ConfigException("config file " + file + " is not valid YAML: " + m + line);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getOriginalMessage())
+          + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ")" : ""));
+    } catch (IOException e) {
+      throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+    }
+    if (fromFile == null || fromFile.isMissingNode() || fromFile.isNull()) {
+      return YAML.createObjectNode();
+    }
+    if (!fromFile.isObject()) {
+      throw new ConfigException("config file " + file + " must hold key: value pairs");
+    }
+    return (ObjectNode) fromFile;
   }
 
   /** Parses one {@code key=value}; the value is read as YAML (numbers, booleans, lists, maps). */
@@ -91,6 +146,11 @@ public final class ConfigLoader {
     } catch (JsonProcessingException e) {
       value = YAML.getNodeFactory().textNode(raw);
     }
+    set(tree, key, value);
+  }
+
+  /** Sets the (dotted) {@code key} of {@code tree} to {@code value}. */
+  private static void set(ObjectNode tree, String key, JsonNode value) {
     String[] path = key.split("\\.");
     ObjectNode node = tree;
     for (int i = 0; i < path.length - 1; i++) {
@@ -113,9 +173,9 @@ public final class ConfigLoader {
     node.set(path[path.length - 1], value);
   }
 
-  static TrainConfig bind(JsonNode tree) {
+  static ConfigFile bind(JsonNode tree) {
     try {
-      return YAML.treeToValue(tree, TrainConfig.class);
+      return YAML.treeToValue(tree, ConfigFile.class);
     } catch (UnrecognizedPropertyException e) {
       throw unknownKey(e.getPropertyName());
     } catch (InvalidFormatException e) {
@@ -124,6 +184,10 @@ public final class ConfigLoader {
           + ", got '" + e.getValue() + "'");
     } catch (MismatchedInputException e) {
       String key = path(e);
+      JsonNode given = at(tree, e);
+      if (given != null && given.isNumber() && isInteger(e.getTargetType())) {
+        throw new ConfigException("config key '" + key + "' must be an integer, got " + given.asText());
+      }
       throw new ConfigException("config key '" + key + "' must be " + typeWords(e.getTargetType())
           + ": " + firstLine(e.getOriginalMessage()));
     } catch (JsonProcessingException e) {
@@ -131,31 +195,74 @@ public final class ConfigLoader {
     }
   }
 
-  /** The config as YAML, as written to {@code config.yaml} and printed by {@code --print-config}. */
-  public static String toYaml(TrainConfig config) {
+  private static JsonNode at(JsonNode tree, MismatchedInputException e) {
+    JsonNode n = tree;
+    for (var r : e.getPath()) {
+      n = r.getFieldName() != null ? n.get(r.getFieldName()) : n.get(r.getIndex());
+      if (n == null) {
+        return null;
+      }
+    }
+    return n;
+  }
+
+  private static boolean isInteger(Class<?> type) {
+    return type == int.class || type == Integer.class || type == long.class || type == Long.class;
+  }
+
+  /** The spec as YAML, as written to {@code config.yaml} and printed by {@code --print-config}. */
+  public static String toYaml(RunSpec spec) {
     try {
-      return YAML.writeValueAsString(config);
+      return YAML.writeValueAsString(ConfigFile.of(spec));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
   }
 
   /** Reads a config written by {@link #toYaml}. */
-  public static TrainConfig fromYaml(String yaml) {
+  public static RunSpec fromYaml(String yaml) {
     try {
-      return bind(YAML.readTree(yaml)).validate();
+      return bind(YAML.readTree(yaml)).toSpec();
     } catch (JsonProcessingException e) {
       throw new ConfigException("invalid config: " + firstLine(e.getOriginalMessage()));
     }
   }
 
-  /** The config as a tree (for comparing two configs key by key). */
-  public static JsonNode tree(TrainConfig c) {
-    return YAML.valueToTree(c);
+  /** The spec as a tree of config keys (for comparing two specs key by key). */
+  public static JsonNode tree(RunSpec spec) {
+    return YAML.valueToTree(ConfigFile.of(spec));
+  }
+
+  /**
+   * What differs between the model and data of two specs, one {@code key: checkpoint X, requested Y}
+   * per differing key; empty when a checkpoint of {@code stored} can continue as {@code requested}.
+   */
+  public static List<String> modelDifferences(RunSpec stored, RunSpec requested) {
+    Map<String, Object> a = identity(stored);
+    Map<String, Object> b = identity(requested);
+    List<String> diffs = new ArrayList<>();
+    for (String k : a.keySet()) {
+      JsonNode x = YAML.valueToTree(a.get(k));
+      JsonNode y = YAML.valueToTree(b.get(k));
+      if (!x.equals(y)) {
+        diffs.add(k + ": checkpoint " + x + ", requested " + y);
+      }
+    }
+    return diffs;
+  }
+
+  /** The data and the model architecture by config key. */
+  private static Map<String, Object> identity(RunSpec spec) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("data", spec.data().file());
+    m.put("tokenizer", spec.data().tokenizer());
+    m.put("val-fraction", spec.data().valFraction());
+    m.putAll(spec.model().architecture());
+    return m;
   }
 
   private static ConfigException unknownKey(String key) {
-    List<String> keys = JsonMapper.builder().build().valueToTree(new TrainConfig()).properties().stream()
+    List<String> keys = JsonMapper.builder().build().valueToTree(new ConfigFile()).properties().stream()
         .map(java.util.Map.Entry::getKey).collect(Collectors.toList());
     return new ConfigException("unknown config key '" + key + "'; known keys: " + String.join(", ", keys));
   }

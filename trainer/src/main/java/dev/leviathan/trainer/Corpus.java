@@ -70,6 +70,16 @@ public final class Corpus {
   }
 
   /**
+   * The text {@code data} names (the bundled corpus when it names no file), split for a model of
+   * {@code context}; {@code tokenizer} is that of a checkpoint, or {@code null} to build one from the text.
+   */
+  public static Corpus load(DataSpec data, int context, Tokenizer tokenizer) {
+    String text = data.file() == null ? bundledText() : readText(Path.of(data.file()), data.tokenizer());
+    String name = data.file() == null ? BUNDLED : data.file();
+    return of(name, text, data.tokenizer(), tokenizer, data.valFraction(), context);
+  }
+
+  /**
    * Tokenises and splits a text. For {@code byte} the text holds one char per byte (ISO-8859-1 view).
    *
    * @param tokenizer an existing tokenizer (resume, eval) or null to build one from the text

@@ -8,11 +8,12 @@ import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeviceListType;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_SessionListDevices;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_SetConfig;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.stream.Collectors;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -32,14 +33,11 @@ import org.tensorflow.proto.ConfigProto;
  * visible, TensorFlow places every operation that has a GPU kernel on {@code GPU:0}, so "the model
  * runs on the GPU" exactly when the session that runs it sees one.
  *
- * <p>The choice is process-wide ({@link #select}) because GPU visibility is: CUDA is initialised once
- * per process. Sessions that should honour it start from {@link #sessionConfig()}; {@code --device cpu}
- * then hides the GPUs from them in-process, without touching {@code CUDA_VISIBLE_DEVICES}, which a
- * running JVM cannot change for itself.
+ * <p>The choice travels with the run ({@link RuntimeSpec#device()}); sessions start from
+ * {@link #sessionConfig(Choice)}, so {@code --device cpu} hides the GPUs from them in-process, without
+ * touching {@code CUDA_VISIBLE_DEVICES}, which a running JVM cannot change for itself.
  */
 public final class Devices {
-  private static volatile Choice selected = Choice.AUTO;
-
   private Devices() {}
 
   /** Where the model should run: {@code auto} (GPU:0 when there is one), {@code cpu} or {@code gpu}. */
@@ -63,31 +61,26 @@ public final class Devices {
   }
 
   /** One device as TensorFlow names it ({@code /job:localhost/replica:0/task:0/device:GPU:0}). */
-  public record Device(String name, String type, long memoryBytes) {
+  @JsonPropertyOrder({"name", "type", "memory-bytes"})
+  public record Device(String name, String type, @JsonProperty("memory-bytes") long memoryBytes) {
+    @JsonIgnore
     public boolean isGpu() {
       return type.equals("GPU");
     }
 
     /** {@code CPU:0}, {@code GPU:1}: the part of the name after {@code device:}. */
+    @JsonIgnore
     public String shortName() {
       int i = name.lastIndexOf("device:");
       return i < 0 ? name : name.substring(i + "device:".length());
     }
 
     /** {@code GPU:0 (79.2 GiB)}; the memory only for accelerators (TensorFlow reports a nominal figure for CPUs). */
+    @JsonIgnore
     public String describe() {
       return isGpu() && memoryBytes > 0
           ? String.format(Locale.ROOT, "%s (%.1f GiB)", shortName(), memoryBytes / (double) (1L << 30))
           : shortName();
-    }
-
-    /** For run records: name, type and memory in bytes. */
-    public Map<String, Object> toMap() {
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("name", name);
-      m.put("type", type);
-      m.put("memory-bytes", memoryBytes);
-      return m;
     }
   }
 
@@ -118,18 +111,9 @@ public final class Devices {
     }
   }
 
-  /** Sets the process-wide choice that {@link #sessionConfig()} applies. */
-  public static void select(Choice choice) {
-    selected = choice;
-  }
-
-  public static Choice selected() {
-    return selected;
-  }
-
-  /** A session config honouring the process-wide choice; callers add their own settings to it. */
-  public static ConfigProto.Builder sessionConfig() {
-    return configure(ConfigProto.newBuilder(), selected);
+  /** A session config for {@code choice}; callers add their own settings to it. */
+  public static ConfigProto.Builder sessionConfig(Choice choice) {
+    return configure(ConfigProto.newBuilder(), choice);
   }
 
   /** Hides the GPUs from a session ({@code device_count {"GPU": 0}}) when {@code choice} is {@code cpu}. */

@@ -35,4 +35,16 @@ public final class Json {
       return new LinkedHashMap<>();
     }
   }
+
+  /** Reads a JSON file as {@code type}; a missing or unreadable file gives {@code null}. */
+  static <T> T read(Path file, Class<T> type) {
+    if (!Files.exists(file)) {
+      return null;
+    }
+    try {
+      return MAPPER.readValue(file.toFile(), type);
+    } catch (IOException e) {
+      return null;
+    }
+  }
 }

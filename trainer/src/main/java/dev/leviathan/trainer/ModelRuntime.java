@@ -3,8 +3,8 @@ package dev.leviathan.trainer;
 import dev.leviathan.core.model.Gradients;
 import dev.leviathan.core.model.LanguageModel;
 import dev.leviathan.core.model.ModelConfig;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.model.ParameterStore;
-import dev.leviathan.core.registry.MixerRegistry;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -42,32 +42,38 @@ public final class ModelRuntime implements AutoCloseable {
   public record StepResult(double loss, double gradNorm) {}
 
   /**
-   * Builds the runtime; a graph TensorFlow refuses to build (a defect of a mixer, not of the user's input)
-   * is reported in one sentence naming the mixers.
+   * Builds the runtime for {@code model} with the optimiser and runtime settings of {@code spec}; a graph
+   * TensorFlow refuses to build (a defect of a mixer, not of the user's input) is reported in one sentence
+   * naming the mixers.
    */
-  public static ModelRuntime create(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
+  public static ModelRuntime create(ResolvedModel model, RunSpec spec, boolean withOptimizer) {
     try {
-      return new ModelRuntime(config, registry, train, withOptimizer);
+      return new ModelRuntime(model, spec.optimizer(), spec.runtime(), withOptimizer);
     } catch (org.tensorflow.exceptions.TFInvalidArgumentException | org.tensorflow.exceptions.TensorFlowException e) {
-      String mixers = config.tokenMixers().stream().map(m -> m.name()).distinct()
+      String mixers = model.layers().stream().map(l -> l.tokenMixer().name()).distinct()
           .collect(java.util.stream.Collectors.joining(", "));
       throw new IllegalStateException("TensorFlow cannot build the model graph with token mixer " + mixers + " ("
           + Errors.firstLine(e.getMessage()) + "); this is a defect of the mixer: rerun with --debug and report it");
     }
   }
 
-  public ModelRuntime(ModelConfig config, MixerRegistry registry, TrainConfig train, boolean withOptimizer) {
-    this.config = config;
+  /**
+   * The graph and session of {@code resolved}: with {@code withOptimizer} the AdamW update of
+   * {@code optimizer}; sessions see the devices {@code runtime.device()} allows and use its thread counts.
+   */
+  public ModelRuntime(ResolvedModel resolved, OptimizerSpec optimizer, RuntimeSpec runtime, boolean withOptimizer) {
+    this.config = resolved.config();
     Ops tf = Ops.create(graph);
     this.ops = tf;
     params = new ParameterStore(config.layers());
-    model = new LanguageModel(tf, config, registry, params);
+    model = new LanguageModel(tf, resolved, params);
     inputs = tf.withName("inputs").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     targets = tf.withName("targets").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     loss = tf.withName("loss").identity(model.loss(model.logits(inputs), targets));
     if (withOptimizer) {
       List<Operand<TFloat32>> grads = Gradients.of(tf, loss, params.all());
-      adamw = new AdamW(tf, params.all(), grads, train.beta1, train.beta2, train.eps, train.weightDecay, train.gradClip);
+      adamw = new AdamW(tf, params.all(), grads, optimizer.beta1(), optimizer.beta2(), optimizer.eps(),
+          optimizer.weightDecay(), optimizer.gradClip());
     } else {
       adamw = null;
     }
@@ -78,12 +84,12 @@ public final class ModelRuntime implements AutoCloseable {
     lastLogits = tf.reshape(
         tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
         tf.constant(new int[] {-1}));
-    ConfigProto.Builder cp = Devices.sessionConfig();
-    if (train.intraOpThreads > 0) {
-      cp.setIntraOpParallelismThreads(train.intraOpThreads);
+    ConfigProto.Builder cp = Devices.sessionConfig(runtime.device());
+    if (runtime.intraOpThreads() > 0) {
+      cp.setIntraOpParallelismThreads(runtime.intraOpThreads());
     }
-    if (train.interOpThreads > 0) {
-      cp.setInterOpParallelismThreads(train.interOpThreads);
+    if (runtime.interOpThreads() > 0) {
+      cp.setInterOpParallelismThreads(runtime.interOpThreads());
     }
     session = new Session(graph, cp.build());
   }

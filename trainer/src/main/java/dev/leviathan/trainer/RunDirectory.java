@@ -6,20 +6,35 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * A run directory: {@code config.yaml}, {@code run.json}, {@code metrics.csv}, {@code loss.png},
- * {@code samples.txt} and {@code checkpoints/}. Whole files are written to a temporary file and moved
- * into place, so a reader never sees half a file.
+ * The layout of a run directory, and the one place that names its files: {@code config.yaml},
+ * {@code run.json}, {@code metrics.csv}, {@code loss.png}, {@code samples.txt} and {@code checkpoints/};
+ * new runs go to {@code runs/<yyyyMMdd-HHmmss>-<label>} (see {@link #createIn}). Whole files are written to
+ * a temporary file and moved into place, so a reader never sees half a file.
  */
 public final class RunDirectory {
   public static final String METRICS_HEADER = "step,train_loss,val_loss,val_bpc,lr,tokens_per_sec,elapsed_sec";
+  /** The folder, relative to the working directory, that holds the runs, comparisons and benchmarks. */
+  public static final String RUNS = "runs";
+  static final String CHECKPOINTS = "checkpoints";
+  private static final String CONFIG = "config.yaml";
+  private static final String RUN_RECORD = "run.json";
+  private static final String METRICS = "metrics.csv";
+  private static final String LOSS_PLOT = "loss.png";
+  private static final String SAMPLES = "samples.txt";
+  private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
   private final Path dir;
 
@@ -27,31 +42,81 @@ public final class RunDirectory {
     this.dir = dir;
   }
 
+  /** {@code runs} under {@code workingDir}. */
+  public static Path runsFolder(Path workingDir) {
+    return workingDir.resolve(RUNS);
+  }
+
+  /**
+   * A folder that does not exist yet: {@code runs/<prefix><yyyyMMdd-HHmmss><suffix>} under {@code workingDir},
+   * with {@code -2}, {@code -3}, ... appended when that name is taken.
+   */
+  public static Path createIn(Path workingDir, String prefix, String suffix) {
+    String name = prefix + LocalDateTime.now().format(STAMP) + suffix;
+    Path runs = runsFolder(workingDir);
+    Path candidate = runs.resolve(name);
+    for (int i = 2; Files.exists(candidate); i++) {
+      candidate = runs.resolve(name + "-" + i);
+    }
+    return candidate;
+  }
+
+  /** A new training run's folder: {@code runs/<yyyyMMdd-HHmmss>-<label>}. */
+  public static RunDirectory newRun(Path workingDir, String label) {
+    return new RunDirectory(createIn(workingDir, "", "-" + label));
+  }
+
+  /** The run under {@code runs/} with checkpoints whose name sorts last (the latest timestamp), if any. */
+  public static Optional<RunDirectory> latest(Path workingDir) {
+    Path runs = runsFolder(workingDir);
+    try (Stream<Path> s = Files.isDirectory(runs) ? Files.list(runs) : Stream.empty()) {
+      return s.map(RunDirectory::new).filter(RunDirectory::hasCheckpoints)
+          .max(Comparator.comparing(r -> r.path().getFileName().toString()));
+    } catch (IOException e) {
+      throw new ConfigException("cannot list " + runs + ": " + e.getMessage());
+    }
+  }
+
   public Path path() {
     return dir;
   }
 
+  /** Whether a run has been started here (it has a checkpoints folder). */
+  public boolean hasCheckpoints() {
+    return Files.isDirectory(dir.resolve(CHECKPOINTS));
+  }
+
   public Path config() {
-    return dir.resolve("config.yaml");
+    return dir.resolve(CONFIG);
   }
 
   public Path metrics() {
-    return dir.resolve("metrics.csv");
+    return dir.resolve(METRICS);
   }
 
   public Checkpoints checkpoints() {
     return new Checkpoints(dir);
   }
 
-  /** Writes {@code content} to {@code name} atomically. */
-  public void write(String name, String content) {
-    AtomicFiles.write(dir.resolve(name), content);
+  /** Writes the run's config ({@code config.yaml}). */
+  public void writeConfig(RunSpec spec) {
+    AtomicFiles.write(config(), ConfigLoader.toYaml(spec));
   }
 
-  /** Appends a line to samples.txt. */
+  /** The run record ({@code run.json}), or {@code null} when there is none or it is unreadable. */
+  public RunMetadata readMetadata() {
+    return Json.read(dir.resolve(RUN_RECORD), RunMetadata.class);
+  }
+
+  /** Writes the run record ({@code run.json}). */
+  public void writeMetadata(RunMetadata metadata) {
+    AtomicFiles.write(dir.resolve(RUN_RECORD), Json.pretty(metadata));
+  }
+
+  /** Appends a sample to samples.txt. */
   public void appendSample(String header, String text) {
     try {
-      Files.writeString(dir.resolve("samples.txt"), "=== " + header + " ===\n" + text + "\n\n", StandardCharsets.UTF_8,
+      Files.writeString(dir.resolve(SAMPLES), "=== " + header + " ===\n" + text + "\n\n", StandardCharsets.UTF_8,
           StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -87,7 +152,7 @@ public final class RunDirectory {
       sb.append(String.format(java.util.Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.8g,%.1f,%.2f%n", e.step(), e.trainLoss(),
           e.valLoss(), e.valBpc(), e.lr(), e.tokensPerSec(), e.elapsedSec()));
     }
-    write("metrics.csv", sb.toString());
+    AtomicFiles.write(metrics(), sb.toString());
   }
 
   /** Draws train and validation loss against step into loss.png (headless). */
@@ -103,6 +168,6 @@ public final class RunDirectory {
         .setMarker(SeriesMarkers.NONE);
     chart.addSeries("validation", steps, rows.stream().mapToDouble(TrainingListener.Evaluation::valLoss).toArray())
         .setMarker(SeriesMarkers.NONE);
-    AtomicFiles.write(dir.resolve("loss.png"), out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+    AtomicFiles.write(dir.resolve(LOSS_PLOT), out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
   }
 }

@@ -18,13 +18,13 @@ class ConfigLoaderTest {
   void yamlThenOverridesInOrder() throws Exception {
     Path f = dir.resolve("c.yaml");
     Files.writeString(f, "steps: 50\nwidth: 64\ntoken-mixer: aft-local\ntoken-mixer-options: {window: 8}\n");
-    TrainConfig c = ConfigLoader.load(f, List.of("steps=70", "token-mixer-options.window=16", "lr=3e-4", "norm=rmsnorm"));
-    assertEquals(70, c.steps);
-    assertEquals(64, c.width);
-    assertEquals("aft-local", c.tokenMixer);
-    assertEquals(Map.of("window", 16), c.tokenMixerOptions);
-    assertEquals(3e-4, c.lr);
-    assertEquals("rmsnorm", c.norm);
+    RunSpec c = ConfigLoader.load(f, List.of("steps=70", "token-mixer-options.window=16", "lr=3e-4", "norm=rmsnorm"));
+    assertEquals(70, c.schedule().steps());
+    assertEquals(64, c.model().width());
+    assertEquals("aft-local", c.model().tokenMixer().name());
+    assertEquals(Map.of("window", 16), c.model().tokenMixer().options());
+    assertEquals(3e-4, c.optimizer().lr());
+    assertEquals("rmsnorm", c.model().norm().configName());
   }
 
   @Test
@@ -69,25 +69,81 @@ class ConfigLoaderTest {
 
   @Test
   void yamlRoundTripAndPerLayerMixers() {
-    TrainConfig c = ConfigLoader.load(null, List.of("layers=3",
+    RunSpec c = ConfigLoader.load(null, List.of("layers=3",
         "token-mixers=[aft-local, {name: attention, options: {heads: 2}}, aft-local]"));
-    TrainConfig back = ConfigLoader.fromYaml(ConfigLoader.toYaml(c));
+    RunSpec back = ConfigLoader.fromYaml(ConfigLoader.toYaml(c));
     assertEquals(ConfigLoader.tree(c), ConfigLoader.tree(back));
-    assertEquals("aft-local+attention", c.mixerLabel());
-    assertEquals(Map.of("heads", 2), c.tokenMixerSpecs().get(1).options());
+    assertEquals("aft-local+attention", c.model().mixerLabel());
+    assertEquals(Map.of("heads", 2), c.model().layerTokenMixers().get(1).options());
   }
 
   @Test
   void shippedPresetsLoad() {
     for (String name : List.of("nanogpt-cpu.yaml", "tiny-test.yaml", "mml.yaml")) {
       Path p = Path.of("..", "configs", name);
-      TrainConfig c = ConfigLoader.load(p, List.of());
-      assertTrue(c.steps > 0, name);
+      RunSpec c = ConfigLoader.load(p, List.of());
+      assertTrue(c.schedule().steps() > 0, name);
     }
-    TrainConfig nano = ConfigLoader.load(Path.of("..", "configs", "nanogpt-cpu.yaml"), List.of());
-    assertEquals(List.of(4, 128, 64, 12, 2000, 100), List.of(nano.layers, nano.width, nano.context, nano.batch,
-        nano.steps, nano.warmup));
-    assertEquals(1e-3, nano.lr);
-    assertEquals(1e-4, nano.minLr);
+    RunSpec nano = ConfigLoader.load(Path.of("..", "configs", "nanogpt-cpu.yaml"), List.of());
+    assertEquals(List.of(4, 128, 64, 12, 2000, 100), List.of(nano.model().layers(), nano.model().width(),
+        nano.model().context(), nano.schedule().batch(), nano.schedule().steps(), nano.optimizer().warmup()));
+    assertEquals(1e-3, nano.optimizer().lr());
+    assertEquals(1e-4, nano.optimizer().minLr());
+  }
+
+  @Test
+  void integerKeysRejectFractionsAndRangesNameTheirKey() {
+    assertEquals("config key 'steps' must be an integer, got '2.5'",
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(null, List.of("steps=2.5"))).getMessage());
+    assertEquals("config key 'layers' must be an integer, got '1.5'", assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(null, List.of(new ConfigLoader.ConfigValue("layers", "1.5")), List.of())).getMessage());
+    assertEquals("beta2 must be in [0, 1), got 1.0",
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(null, List.of("beta2=1"))).getMessage());
+    assertEquals("beta1 must be in [0, 1), got -0.1",
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(null, List.of("beta1=-0.1"))).getMessage());
+  }
+
+  @Test
+  void aKeyTwiceInAFileIsAnError() throws Exception {
+    Path f = dir.resolve("twice.yaml");
+    Files.writeString(f, "steps: 5\nwidth: 32\nsteps: 6\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(f, List.of()));
+    assertEquals("config file " + f + " sets the key 'steps' twice (line 3); keep one of them", e.getMessage());
+  }
+
+  @Test
+  void typedValuesAreNotReadAsYaml() {
+    String odd = "/data/a#b: c, [d].txt";
+    RunSpec s = ConfigLoader.load(null, List.of(new ConfigLoader.ConfigValue("data", odd),
+        new ConfigLoader.ConfigValue("steps", 7)), List.of("seed=3"));
+    assertEquals(odd, s.data().file());
+    assertEquals(7, s.schedule().steps());
+    assertEquals(3, s.schedule().seed());
+    assertEquals(odd, ConfigLoader.fromYaml(ConfigLoader.toYaml(s)).data().file());
+    // --set is applied after the typed values, as before
+    assertEquals(9, ConfigLoader.load(null, List.of(new ConfigLoader.ConfigValue("steps", 7)), List.of("steps=9"))
+        .schedule().steps());
+  }
+
+  @Test
+  void aMixerFlagKeepsItsOwnOptionsOnly() {
+    RunSpec base = ConfigLoader.load(null, ConfigLoader.ConfigValue.mixer("aft-local", false),
+        List.of("token-mixer-options.window=4"));
+    assertEquals(Map.of("window", 4), base.model().tokenMixer().options());
+    RunSpec other = ConfigLoader.load(null, ConfigLoader.ConfigValue.mixer("mlgru", false), List.of());
+    assertEquals(Map.of(), other.model().tokenMixer().options());
+  }
+
+  @Test
+  void resumeComparesTheModelAndDataNotTheKeys() {
+    RunSpec a = ConfigLoader.load(null, List.of("layers=2", "token-mixer=attention", "token-mixer-options={heads: 2}",
+        "dropout=0.1", "steps=10"));
+    RunSpec sameModel = ConfigLoader.load(null, List.of("layers=2", "token-mixers=[{name: attention, options: {heads: 2}},"
+        + " {name: attention, options: {heads: 2}}]", "steps=20"));
+    assertEquals(List.of(), ConfigLoader.modelDifferences(a, sameModel));
+    RunSpec wider = ConfigLoader.load(null, List.of("layers=2", "token-mixer=attention", "token-mixer-options={heads: 2}",
+        "width=64", "data=x.txt"));
+    assertEquals(List.of("data: checkpoint null, requested \"x.txt\"", "width: checkpoint 128, requested 64"),
+        ConfigLoader.modelDifferences(a, wider));
   }
 }

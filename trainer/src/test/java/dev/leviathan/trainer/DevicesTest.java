@@ -64,14 +64,9 @@ class DevicesTest {
   }
 
   @Test
-  void sessionConfigFollowsTheProcessWideChoice() {
-    try {
-      Devices.select(Devices.Choice.CPU);
-      assertEquals(0, Devices.sessionConfig().getDeviceCountOrDefault("GPU", -1));
-    } finally {
-      Devices.select(Devices.Choice.AUTO);
-    }
-    assertFalse(Devices.sessionConfig().containsDeviceCount("GPU"));
+  void sessionConfigFollowsTheRunsChoice() {
+    assertEquals(0, Devices.sessionConfig(Devices.Choice.CPU).getDeviceCountOrDefault("GPU", -1));
+    assertFalse(Devices.sessionConfig(Devices.Choice.AUTO).containsDeviceCount("GPU"));
   }
 
   @Test

@@ -18,9 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
  * kernels: the step counts, learning rates, losses and final parameters match exactly.
  */
 class ResumeTest {
+  private static final RunMetadata LAUNCH = RunMetadata.launched("test", "cpu");
+
   @TempDir Path dir;
 
-  TrainConfig config() throws Exception {
+  RunSpec config() throws Exception {
     Path data = dir.resolve("data.txt");
     if (!Files.exists(data)) {
       Files.writeString(data, Corpus.bundledText().substring(0, 30_000));
@@ -33,8 +35,8 @@ class ResumeTest {
   @Test
   void stoppedAndResumedRunMatchesTheUninterruptedOne() throws Exception {
     MixerRegistry registry = MixerRegistry.discover();
-    TrainConfig cfg = config();
-    Trainer.Result whole = new Trainer(registry).train(cfg, dir.resolve("whole"), false, TrainingListener.NONE, Map.of());
+    RunSpec cfg = config();
+    Trainer.Result whole = new Trainer(registry).train(cfg, dir.resolve("whole"), false, TrainingListener.NONE, LAUNCH);
     assertEquals(40, whole.step());
     assertFalse(whole.interrupted());
 
@@ -47,14 +49,14 @@ class ResumeTest {
         }
       }
     };
-    Trainer.Result half = first.train(config(), dir.resolve("split"), false, stopAt20, Map.of());
+    Trainer.Result half = first.train(config(), dir.resolve("split"), false, stopAt20, LAUNCH);
     assertTrue(half.interrupted());
     assertEquals(20, half.step());
     CheckpointState state = new Checkpoints(dir.resolve("split")).read("last");
     assertEquals(20, state.step());
     assertEquals(20, state.trainBatches());
 
-    Trainer.Result rest = new Trainer(registry).train(config(), dir.resolve("split"), true, TrainingListener.NONE, Map.of());
+    Trainer.Result rest = new Trainer(registry).train(config(), dir.resolve("split"), true, TrainingListener.NONE, LAUNCH);
     assertEquals(40, rest.step());
     List<String> a = Files.readAllLines(dir.resolve("whole/metrics.csv"));
     List<String> b = Files.readAllLines(dir.resolve("split/metrics.csv"));

@@ -27,7 +27,7 @@ import org.tensorflow.proto.Summary;
 class TensorBoardListenerTest {
   @TempDir Path dir;
 
-  private TrainConfig config(int steps) throws Exception {
+  private RunSpec config(int steps) throws Exception {
     Path data = dir.resolve("data.txt");
     if (!Files.exists(data)) {
       Files.writeString(data, Corpus.bundledText().substring(0, 30_000));
@@ -40,14 +40,14 @@ class TensorBoardListenerTest {
   void eventFilesHoldTheMetricsConfigAndSampleOnceEachAcrossAResume() throws Exception {
     MixerRegistry registry = MixerRegistry.discover();
     Path run = dir.resolve("run");
-    new Trainer(registry).train(config(20), run, false, TrainingListener.NONE, Map.of());
+    new Trainer(registry).train(config(20), run, false, TrainingListener.NONE, RunMetadata.launched("test", "cpu"));
     // Events logged after the checkpoint at step 20 by a run that then died: a resume must drop them.
     try (TensorBoardListener stale = new TensorBoardListener()) {
       stale.started(new TrainingListener.Start(1, 1, "cpu", "x", 20, 30, run, true));
       stale.evaluated(new TrainingListener.Evaluation(25, 9, 9, 9, 9, 9, 9), false);
     }
     assertTrue(scalars(run).containsKey("loss/val@25"));
-    Trainer.Result r = new Trainer(registry).train(config(30), run, true, TrainingListener.NONE, Map.of());
+    Trainer.Result r = new Trainer(registry).train(config(30), run, true, TrainingListener.NONE, RunMetadata.launched("test", "cpu"));
     assertEquals(30, r.step());
 
     List<Path> files = EventFiles.files(run.resolve("tb"));

@@ -2,6 +2,7 @@ package dev.leviathan.trainer;
 
 import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.model.ModelConfig;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.LayerContext;
@@ -100,10 +101,8 @@ final class TinyModels {
    * so that the logits are far from uniform and the mixers' outputs weigh in the residual stream.
    */
   static ModelRuntime runtime(ModelConfig config, long seed) {
-    TrainConfig train = new TrainConfig();
-    train.intraOpThreads = 1;
-    train.interOpThreads = 1;
-    ModelRuntime rt = ModelRuntime.create(config, registry(), train, false);
+    ModelRuntime rt = new ModelRuntime(ResolvedModel.resolve(config, registry()),
+        ConfigLoader.load(null, List.of()).optimizer(), new RuntimeSpec(1, 1, Devices.Choice.AUTO), false);
     rt.initialize(seed);
     Map<String, float[]> values = rt.parameters().read(rt.session());
     Map<String, float[]> scaled = new HashMap<>();

@@ -4,21 +4,16 @@ import dev.leviathan.trainer.AtomicFiles;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
-import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.plugin.PluginLoader;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
-import dev.leviathan.core.spi.MixerOptions;
-import dev.leviathan.trainer.ConfigLoader;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.RunDirectory;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -145,10 +140,7 @@ public final class BenchCommand implements Callable<Integer> {
     for (String name : names) {
       for (int t : ctx) {
         // Fails here, before any process starts, on a bad --set or an option that the mixer refuses.
-        TrainConfig cfg = ConfigLoader.load(null, job(name, t, plugins).overrides());
-        for (MixerSpec s : cfg.tokenMixerSpecs()) {
-          MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
-        }
+        job(name, t, plugins).spec().resolve(registry);
       }
     }
     Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut();
@@ -189,10 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), bad);
     }
     for (String name : names) {
-      TrainConfig cfg = ConfigLoader.load(null, GenerateBench.overrides(name, generate, batch, width, layers, seed, sets));
-      for (MixerSpec s : cfg.tokenMixerSpecs()) {
-        MixerOptions.resolve(registry.tokenMixer(s.name()), s.options());
-      }
+      GenerateBench.spec(name, generate, batch, width, layers, seed, sets).resolve(registry);
     }
     Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut().resolveSibling("generate.csv");
     return new GenerateBench(stdout, workingDir, heapMb, timeLimit)
@@ -444,12 +433,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private Path defaultOut() {
-    String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-    Path dir = workingDir.resolve("runs").resolve("bench-" + stamp);
-    for (int i = 2; Files.exists(dir); i++) {
-      dir = workingDir.resolve("runs").resolve("bench-" + stamp + "-" + i);
-    }
-    return dir.resolve("bench.csv");
+    return RunDirectory.createIn(workingDir, "bench-", "").resolve("bench.csv");
   }
 
   private static String stripCsv(String name) {

@@ -1,11 +1,11 @@
 package dev.leviathan.app.bench;
 
-import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.plugin.PluginLoadResult;
 import dev.leviathan.core.plugin.PluginLoader;
 import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.ModelRuntime;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.ConfigLoader.ConfigValue;
+import dev.leviathan.trainer.RunSpec;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,12 +54,12 @@ public final class BenchWorker {
   record Job(String mixer, int context, int batch, int width, int layers, int warmup, int steps, long seed,
       List<Path> plugins, List<String> sets) {
 
-    /** The config overrides that describe this job's model. */
-    List<String> overrides() {
-      List<String> o = new ArrayList<>(List.of("token-mixer=" + mixer, "token-mixers=[]", "token-mixer-options={}",
-          "context=" + context, "width=" + width, "layers=" + layers, "batch=" + batch, "seed=" + seed));
-      o.addAll(sets);
-      return o;
+    /** The run spec of this job: its mixer and shape as typed values, then the {@code --set} overrides. */
+    RunSpec spec() {
+      List<ConfigValue> values = new ArrayList<>(ConfigValue.mixer(mixer, false));
+      values.addAll(List.of(new ConfigValue("context", context), new ConfigValue("width", width),
+          new ConfigValue("layers", layers), new ConfigValue("batch", batch), new ConfigValue("seed", seed)));
+      return ConfigLoader.load(null, values, sets);
     }
 
     List<String> toArgs() {
@@ -129,10 +129,9 @@ public final class BenchWorker {
 
   static void measure(Job job, PrintStream out) {
     try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).load(job.plugins())) {
-      TrainConfig cfg = ConfigLoader.load(null, job.overrides());
-      ModelConfig model = cfg.modelConfig(VOCAB);
-      try (ModelRuntime rt = ModelRuntime.create(model, plugins.registry(), cfg, true)) {
-        rt.initialize(cfg.seed);
+      RunSpec spec = job.spec();
+      try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(VOCAB), spec, true)) {
+        rt.initialize(spec.schedule().seed());
         long params = rt.parameters().count();
         out.println(BUILT + " params=" + params);
         out.flush();
@@ -150,12 +149,12 @@ public final class BenchWorker {
         OptionalLong baseKb = ProcMemory.residentKb("self");
         long step = 0;
         for (int i = 0; i < job.warmup(); i++) {
-          rt.step(x, y, job.batch(), step++, cfg.lr, cfg.seed);
+          rt.step(x, y, job.batch(), step++, spec.optimizer().lr(), spec.schedule().seed());
         }
         double[] stepMs = new double[job.steps()];
         for (int i = 0; i < job.steps(); i++) {
           long t0 = System.nanoTime();
-          rt.step(x, y, job.batch(), step++, cfg.lr, cfg.seed);
+          rt.step(x, y, job.batch(), step++, spec.optimizer().lr(), spec.schedule().seed());
           stepMs[i] = (System.nanoTime() - t0) / 1e6;
         }
         OptionalLong peakKb = ProcMemory.peakKb("self");

@@ -6,29 +6,23 @@ import dev.leviathan.app.SignalStop;
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import dev.leviathan.app.Main;
-import dev.leviathan.core.model.MixerSpec;
+import dev.leviathan.core.model.ResolvedLayer;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.trainer.Checkpoints;
 import dev.leviathan.trainer.ConfigException;
 import dev.leviathan.trainer.Corpus;
-import dev.leviathan.trainer.Json;
 import dev.leviathan.trainer.RunDirectory;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.RunMetadata;
+import dev.leviathan.trainer.RunSpec;
 import dev.leviathan.trainer.Trainer;
 import dev.leviathan.trainer.TrainingListener;
-import dev.leviathan.trainer.Versions;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
@@ -126,16 +120,17 @@ public final class CompareCommand implements Callable<Integer> {
     }
     Path base = config != null ? workingDir.resolve(config) : null;
     for (String m : names) {
-      preflight(m, configFor(base, m, seedList.get(0)));
+      preflight(configFor(base, m, seedList.get(0)));
     }
-    TrainConfig first = configFor(base, names.get(0), seedList.get(0));
-    Corpus corpus = Trainer.corpus(first, null); // a missing or unusable data file fails before any run
-    Path dir = out != null ? workingDir.resolve(out).normalize() : newDir();
+    RunSpec first = configFor(base, names.get(0), seedList.get(0));
+    // a missing or unusable data file fails before any run
+    Corpus corpus = Corpus.load(first.data(), first.model().context(), null);
+    Path dir = out != null ? workingDir.resolve(out).normalize() : RunDirectory.createIn(workingDir, "compare-", "");
     CompareReport report = new CompareReport(dir, names, settings(first, corpus, seedList));
     if (!resume) {
       for (long s : seedList) {
         for (String m : names) {
-          if (Files.exists(report.runDir(m, s).resolve("checkpoints"))) {
+          if (new RunDirectory(report.runDir(m, s)).hasCheckpoints()) {
             throw new ConfigException("the comparison folder " + dir + " already holds the run "
                 + CompareReport.runName(m, s) + "; pass --resume to continue the comparison or choose another --out");
           }
@@ -148,7 +143,7 @@ public final class CompareCommand implements Callable<Integer> {
       SignalStop.install(trainer::requestStop, stopRequested, "checkpointing the current run and stopping", stderr);
     }
     stdout.printf(Locale.ROOT, "compare: %s x seeds %s, %d steps each, in %s%n", String.join(", ", names),
-        seedList, first.steps, dir);
+        seedList, first.schedule().steps(), dir);
     List<CompareRow> rows = new ArrayList<>();
     boolean interrupted = false;
     for (long seed : seedList) {
@@ -189,26 +184,22 @@ public final class CompareCommand implements Callable<Integer> {
   }
 
   /** Trains, resumes or skips one (mixer, seed) run; a failure becomes a row, not an exception. */
-  private CompareRow runOne(CompareReport report, TrainConfig cfg, String mixer, long seed) {
+  private CompareRow runOne(CompareReport report, RunSpec cfg, String mixer, long seed) {
     String label = mixer + " seed " + seed;
     Path runDir = report.runDir(mixer, seed);
     try {
-      Checkpoints checkpoints = new Checkpoints(runDir);
+      Checkpoints checkpoints = new RunDirectory(runDir).checkpoints();
       boolean hasLast = checkpoints.exists("last");
       if (hasLast) {
         long reached = checkpoints.read("last").step();
-        if (reached >= cfg.steps) {
+        if (reached >= cfg.schedule().steps()) {
           stdout.printf(Locale.ROOT, "[%s] finished earlier (step %d): skipped%n", label, reached);
           return finished(mixer, seed, runDir);
         }
       }
-      Map<String, Object> info = new LinkedHashMap<>();
-      info.put("leviathan", Versions.leviathan());
-      info.put("java", System.getProperty("java.version"));
-      info.put("device", "cpu");
-      info.put("command", "leviathan compare " + String.join(" ", commandLine(report.runDir(mixer, seed).getParent(),
-          resume)));
-      Trainer.Result r = trainer.train(cfg, runDir, hasLast, new CompareListener(stdout, label), info);
+      RunMetadata launch = RunMetadata.launched("leviathan compare " + String.join(" ",
+          commandLine(report.runDir(mixer, seed).getParent(), resume)), "cpu");
+      Trainer.Result r = trainer.train(cfg, runDir, hasLast, new CompareListener(stdout, label), launch);
       if (r.interrupted()) {
         return new CompareRow(mixer, seed, r.step(), null, null, null, null, null, CompareRow.INTERRUPTED, "");
       }
@@ -225,37 +216,38 @@ public final class CompareCommand implements Callable<Integer> {
 
   /** The row of a finished run, read from its run directory. */
   private static CompareRow finished(String mixer, long seed, Path runDir) {
-    List<TrainingListener.Evaluation> metrics = new RunDirectory(runDir).readMetrics();
+    RunDirectory run = new RunDirectory(runDir);
+    List<TrainingListener.Evaluation> metrics = run.readMetrics();
     if (metrics.isEmpty()) {
       throw new IllegalStateException("run " + runDir + " has no rows in metrics.csv");
     }
     TrainingListener.Evaluation last = metrics.get(metrics.size() - 1);
-    Object params = Json.readMap(runDir.resolve("run.json")).get("parameters");
-    return new CompareRow(mixer, seed, last.step(), params instanceof Number n ? n.longValue() : null, last.valLoss(),
+    RunMetadata record = run.readMetadata();
+    return new CompareRow(mixer, seed, last.step(), record == null ? null : record.parameters(), last.valLoss(),
         last.valBpc(), last.tokensPerSec(), last.elapsedSec(), CompareRow.OK, "");
   }
 
   /** The config of one run: the shared config with this mixer and seed. */
-  private TrainConfig configFor(Path base, String mixer, long seed) {
+  private RunSpec configFor(Path base, String mixer, long seed) {
     return RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir);
   }
 
   /** Unknown mixers, invalid options and non-causal mixers fail before anything is trained. */
-  private void preflight(String mixer, TrainConfig cfg) {
-    RunConfigs.checkMixers(registry, cfg);
-    for (MixerSpec s : cfg.tokenMixerSpecs()) {
-      if (!registry.tokenMixer(s.name()).causal() && !allowNoncausal) {
-        throw new ConfigException("the mixer " + s.name() + " is not causal, so its loss is not a valid"
-            + " language-modelling loss (it can see the future); pass --allow-noncausal to compare it anyway");
+  private void preflight(RunSpec cfg) {
+    for (ResolvedLayer layer : cfg.resolve(registry).layers()) {
+      if (!layer.tokenProvider().causal() && !allowNoncausal) {
+        throw new ConfigException("the mixer " + layer.tokenMixer().name() + " is not causal, so its loss is not a"
+            + " valid language-modelling loss (it can see the future); pass --allow-noncausal to compare it anyway");
       }
     }
   }
 
-  private String settings(TrainConfig cfg, Corpus corpus, List<Long> seedList) {
+  private String settings(RunSpec cfg, Corpus corpus, List<Long> seedList) {
     return String.format(Locale.ROOT, "%s. Config %s; data %s; %d steps of batch %d x context %d; width %d,"
             + " layers %d, channel mixer %s; seeds %s. Command: `leviathan compare %s`.",
-        LocalDate.now(), config == null ? "defaults" : config.toString(), corpus.name(), cfg.steps, cfg.batch,
-        cfg.context, cfg.width, cfg.layers, cfg.channelMixer,
+        LocalDate.now(), config == null ? "defaults" : config.toString(), corpus.name(), cfg.schedule().steps(),
+        cfg.schedule().batch(), cfg.model().context(), cfg.model().width(), cfg.model().layers(),
+        cfg.model().channelMixer().name(),
         String.join(", ", seedList.stream().map(String::valueOf).toList()),
         String.join(" ", commandLine(null, false)));
   }
@@ -288,14 +280,5 @@ public final class CompareCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), option + " lists a value twice: " + values);
     }
     return List.copyOf(set);
-  }
-
-  private Path newDir() {
-    String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-    Path dir = workingDir.resolve("runs").resolve("compare-" + stamp);
-    for (int i = 2; Files.exists(dir); i++) {
-      dir = workingDir.resolve("runs").resolve("compare-" + stamp + "-" + i);
-    }
-    return dir;
   }
 }

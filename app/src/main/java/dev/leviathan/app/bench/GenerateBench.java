@@ -7,7 +7,8 @@ import dev.leviathan.trainer.AtomicFiles;
 import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.Generator;
 import dev.leviathan.trainer.ModelRuntime;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.ConfigLoader.ConfigValue;
+import dev.leviathan.trainer.RunSpec;
 import java.awt.BasicStroke;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -105,12 +106,13 @@ public final class GenerateBench {
           List.of(a[6].split(",")).stream().map(Integer::parseInt).toList(), plugins, sets);
     }
 
-    List<String> overrides() {
-      List<String> o = new ArrayList<>(List.of("token-mixer=" + mixer, "token-mixers=[]", "token-mixer-options={}",
-          "context=" + context, "width=" + width, "layers=" + layers, "batch=" + batch, "seed=" + seed,
-          "position-embedding=false"));
-      o.addAll(sets);
-      return o;
+    /** The run spec of this job: its mixer and shape as typed values, then the {@code --set} overrides. */
+    RunSpec spec() {
+      List<ConfigValue> values = new ArrayList<>(ConfigValue.mixer(mixer, false));
+      values.addAll(List.of(new ConfigValue("context", context), new ConfigValue("width", width),
+          new ConfigValue("layers", layers), new ConfigValue("batch", batch), new ConfigValue("seed", seed),
+          new ConfigValue("position-embedding", false)));
+      return ConfigLoader.load(null, values, sets);
     }
   }
 
@@ -137,9 +139,9 @@ public final class GenerateBench {
     return null;
   }
 
-  /** The jobs' overrides, for checking them before any worker starts. */
-  static List<String> overrides(String mixer, Options o, int batch, int width, int layers, long seed, List<String> sets) {
-    return new Job(mixer, o.context, batch, width, layers, seed, o.positions, List.of(), sets).overrides();
+  /** A job's run spec, for checking it before any worker starts. */
+  static RunSpec spec(String mixer, Options o, int batch, int width, int layers, long seed, List<String> sets) {
+    return new Job(mixer, o.context, batch, width, layers, seed, o.positions, List.of(), sets).spec();
   }
 
   int run(Options o, List<String> mixers, int batch, int width, int layers, long seed, List<Path> plugins,
@@ -296,10 +298,10 @@ public final class GenerateBench {
 
   static void work(Job job, PrintStream out) {
     try (PluginLoadResult plugins = new PluginLoader(GenerateBench.class.getClassLoader()).load(job.plugins())) {
-      TrainConfig cfg = ConfigLoader.load(null, job.overrides());
-      ModelConfig model = cfg.modelConfig(BenchWorker.VOCAB);
-      try (ModelRuntime rt = ModelRuntime.create(model, plugins.registry(), cfg, false)) {
-        rt.initialize(cfg.seed);
+      RunSpec spec = job.spec();
+      try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(BenchWorker.VOCAB), spec,
+          false)) {
+        rt.initialize(spec.schedule().seed());
         Generator g = rt.generator();
         out.println(BUILT + " params=" + rt.parameters().count() + " path="
             + (g.recomputedLayers().isEmpty() ? "step" : "recompute") + " limit=" + g.positionLimit());

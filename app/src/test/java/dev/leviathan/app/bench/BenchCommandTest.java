@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.trainer.ConfigLoader;
 import dev.leviathan.trainer.ModelRuntime;
-import dev.leviathan.trainer.TrainConfig;
+import dev.leviathan.trainer.RunSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -93,9 +93,9 @@ class BenchCommandTest {
 
   /** The parameter count of the model, built in this JVM. */
   static long expectedParameters(String mixer, int vocab, int context, int width, int layers) {
-    TrainConfig cfg = ConfigLoader.load(null, List.of("token-mixer=" + mixer, "context=" + context, "width=" + width,
+    RunSpec cfg = ConfigLoader.load(null, List.of("token-mixer=" + mixer, "context=" + context, "width=" + width,
         "layers=" + layers));
-    try (ModelRuntime rt = new ModelRuntime(cfg.modelConfig(vocab), MixerRegistry.discover(), cfg, false)) {
+    try (ModelRuntime rt = ModelRuntime.create(cfg.resolve(MixerRegistry.discover()).model(vocab), cfg, false)) {
       return rt.parameters().count();
     }
   }

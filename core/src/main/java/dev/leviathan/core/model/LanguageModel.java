@@ -2,15 +2,12 @@ package dev.leviathan.core.model;
 
 import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.registry.MixerRegistry;
-import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.ChannelMixer;
-import dev.leviathan.core.spi.ChannelMixerProvider;
 import dev.leviathan.core.spi.Initializer;
 import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.Parameters;
 import dev.leviathan.core.spi.TokenMixer;
-import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -30,8 +27,8 @@ import org.tensorflow.types.TInt32;
  *   logits = norm(x) wte^T   (or x lm_head when untied)
  * </pre>
  *
- * The block knows nothing about the mixers it holds: they are looked up by name in the registry and
- * built for their layer with their options.
+ * The block knows nothing about the mixers it holds: it is given them, resolved ({@link ResolvedModel}),
+ * and builds each for its layer with its options.
  */
 public final class LanguageModel {
   private static final float NORM_EPS = 1e-5f;
@@ -70,14 +67,12 @@ public final class LanguageModel {
   }
 
   /**
-   * Creates the model's parameters and mixers in the graph of {@code tf}.
-   *
-   * @throws dev.leviathan.core.registry.RegistryException for an unknown mixer name
-   * @throws dev.leviathan.core.spi.InvalidMixerOptionException for a bad mixer option
+   * Creates the model's parameters and the mixers of {@code model}'s resolved layers in the graph of
+   * {@code tf}.
    */
-  public LanguageModel(Ops tf, ModelConfig config, MixerRegistry registry, ParameterStore params) {
+  public LanguageModel(Ops tf, ResolvedModel model, ParameterStore params) {
     this.tf = tf;
-    this.config = config;
+    this.config = model.config();
     this.params = params;
     this.dropout = new Dropout(tf);
     Ops top = tf.withSubScope("model");
@@ -86,34 +81,39 @@ public final class LanguageModel {
     wpe = config.positionEmbedding()
         ? p.create("wpe", new long[] {config.context(), config.width()}, Initializer.normal(Initializer.GPT2_STD), true)
         : null;
-    boolean allCausal = true;
-    for (int i = 0; i < config.layers(); i++) {
+    for (ResolvedLayer layer : model.layers()) {
+      int i = layer.index();
       String blockName = "block" + i;
       Ops blockOps = tf.withSubScope(blockName);
       Norm n1 = new Norm(params.scoped(blockOps.withSubScope("norm1"), blockName + "/norm1"));
-      MixerSpec ts = config.tokenMixers().get(i);
-      ProviderInfo ti = registry.tokenMixerInfo(ts.name());
-      TokenMixerProvider tp = (TokenMixerProvider) ti.provider();
-      MixerOptions to = MixerOptions.resolve(tp, ts.options());
-      TokenMixer tm = tp.create(context(blockOps.withSubScope("mix"), blockName + "/mix", i), to);
-      allCausal &= tp.causal();
+      TokenMixer tm = layer.tokenProvider().create(context(blockOps.withSubScope("mix"), blockName + "/mix", i),
+          layer.tokenOptions());
       Norm n2 = new Norm(params.scoped(blockOps.withSubScope("norm2"), blockName + "/norm2"));
-      MixerSpec cs = config.channelMixers().get(i);
-      ProviderInfo ci = registry.channelMixerInfo(cs.name());
-      ChannelMixerProvider cp = (ChannelMixerProvider) ci.provider();
-      MixerOptions co = MixerOptions.resolve(cp, cs.options());
-      ChannelMixer cm = cp.create(context(blockOps.withSubScope("ffn"), blockName + "/ffn", i), co);
-      allCausal &= cp.causal();
+      ChannelMixer cm = layer.channelProvider().create(context(blockOps.withSubScope("ffn"), blockName + "/ffn", i),
+          layer.channelOptions());
       blocks.add(new Block(n1, tm, n2, cm));
-      layerRecords.add(new LayerRecord(i, "token", tp.name(), tp.version(), ti.source(), to));
-      layerRecords.add(new LayerRecord(i, "channel", cp.name(), cp.version(), ci.source(), co));
+      layerRecords.add(new LayerRecord(i, "token", layer.tokenMixer().name(), layer.tokenProvider().version(),
+          layer.tokenMixer().source(), layer.tokenOptions()));
+      layerRecords.add(new LayerRecord(i, "channel", layer.channelMixer().name(), layer.channelProvider().version(),
+          layer.channelMixer().source(), layer.channelOptions()));
     }
     Ops headOps = tf.withSubScope("head");
     finalNorm = new Norm(params.scoped(headOps.withSubScope("norm"), "head/norm"));
     lmHead = config.tieEmbeddings()
         ? null
         : params.scoped(headOps, "head").matrix("lm_head", config.width(), config.vocabSize());
-    this.causal = allCausal;
+    this.causal = model.causal();
+  }
+
+  /**
+   * Resolves {@code config}'s mixers in {@code registry}, then builds the model as
+   * {@link #LanguageModel(Ops, ResolvedModel, ParameterStore)} does.
+   *
+   * @throws dev.leviathan.core.registry.RegistryException for an unknown mixer name
+   * @throws dev.leviathan.core.spi.InvalidMixerOptionException for a bad mixer option
+   */
+  public LanguageModel(Ops tf, ModelConfig config, MixerRegistry registry, ParameterStore params) {
+    this(tf, ResolvedModel.resolve(config, registry), params);
   }
 
   private LayerContext context(Ops ops, String scope, int layer) {

@@ -3,7 +3,6 @@ package dev.leviathan.trainer;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.leviathan.core.model.MixerSpec;
-import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.NormKind;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,12 +10,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Everything a training run is configured with: data, model shape and mixers, optimiser, schedule,
- * evaluation, checkpoints and threads. Read from YAML with {@link ConfigLoader}; keys are the
- * kebab-case names below. Defaults give the small tiny-Shakespeare model.
+ * The keys of a config file ({@code config.yaml}, {@code --config}, {@code --set}) as Jackson binds them:
+ * the flat, kebab-case file format of a {@link RunSpec}. Defaults give the small tiny-Shakespeare model.
+ * Only {@link ConfigLoader} uses it; everything else works with the {@link RunSpec} it becomes.
  */
 @JsonPropertyOrder(alphabetic = false)
-public final class TrainConfig {
+final class ConfigFile {
   // ----- data -----
   /** Text file to train on; null = the bundled tiny Shakespeare. */
   @JsonProperty("data") public String data;
@@ -72,92 +71,20 @@ public final class TrainConfig {
   /** Ops run in parallel; 0 = all cores. */
   @JsonProperty("inter-op-threads") public int interOpThreads = 0;
 
-  /** Checks value ranges that YAML types alone cannot; throws {@link ConfigException} naming the key. */
-  public TrainConfig validate() {
-    positive("context", context);
-    positive("width", width);
-    positive("layers", layers);
-    positive("batch", batch);
-    positive("steps", steps);
-    positive("eval-interval", evalInterval);
-    positive("eval-iters", evalIters);
-    positive("checkpoint-interval", checkpointInterval);
-    nonNegative("warmup", warmup);
-    nonNegative("decay-steps", decaySteps);
-    nonNegative("sample-tokens", sampleTokens);
-    nonNegative("intra-op-threads", intraOpThreads);
-    nonNegative("inter-op-threads", interOpThreads);
-    if (!(lr > 0)) {
-      throw new ConfigException("lr must be > 0, got " + lr);
-    }
-    if (!(minLr >= 0 && minLr <= lr)) {
-      throw new ConfigException("min-lr must be between 0 and lr (" + lr + "), got " + minLr);
-    }
-    if (!(weightDecay >= 0)) {
-      throw new ConfigException("weight-decay must be >= 0, got " + weightDecay);
-    }
-    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-      throw new ConfigException("beta1 and beta2 must be in [0, 1), got " + beta1 + " and " + beta2);
-    }
-    if (!(eps > 0)) {
-      throw new ConfigException("eps must be > 0, got " + eps);
-    }
-    if (!(gradClip >= 0)) {
-      throw new ConfigException("grad-clip must be >= 0 (0 = off), got " + gradClip);
-    }
-    if (!(valFraction > 0 && valFraction < 1)) {
-      throw new ConfigException("val-fraction must be between 0 and 1, got " + valFraction);
-    }
-    if (!tokenizer.equals("char") && !tokenizer.equals("byte")) {
-      throw new ConfigException("tokenizer must be char or byte, got '" + tokenizer + "'");
-    }
-    if (!(dropout >= 0 && dropout < 1)) {
-      throw new ConfigException("dropout must be in [0, 1), got " + dropout);
-    }
-    try {
-      NormKind.parse(norm);
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(e.getMessage());
-    }
-    tokenMixerSpecs();
-    return this;
-  }
-
-  /** The learning-rate schedule. */
-  public LearningRate schedule() {
-    return new LearningRate(lr, minLr, warmup, decaySteps > 0 ? decaySteps : steps);
-  }
-
-  /** The model config for a corpus with {@code vocabSize} tokens. */
-  public ModelConfig modelConfig(int vocabSize) {
-    try {
-      return ModelConfig.builder()
-          .vocabSize(vocabSize)
-          .context(context)
-          .width(width)
-          .layers(layers)
-          .tokenMixers(tokenMixerSpecs())
-          .channelMixer(MixerSpec.of(channelMixer, channelMixerOptions))
-          .norm(NormKind.parse(norm))
-          .positionEmbedding(positionEmbedding)
-          .tieEmbeddings(tieEmbeddings)
-          .dropout(dropout)
-          .build();
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(e.getMessage());
-    }
-  }
-
-  /** Token mixers per layer (one entry = all layers). */
+  /** The spec these keys describe; each part checks its ranges and names the key that is wrong. */
   @SuppressWarnings("unchecked")
-  public List<MixerSpec> tokenMixerSpecs() {
-    if (tokenMixers == null || tokenMixers.isEmpty()) {
-      return List.of(MixerSpec.of(tokenMixer, tokenMixerOptions));
+  RunSpec toSpec() {
+    NormKind normKind;
+    try {
+      normKind = NormKind.parse(norm);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(e.getMessage());
     }
-    List<MixerSpec> out = new ArrayList<>();
-    for (Object o : tokenMixers) {
+    MixerSpec defaultMixer = MixerSpec.of(tokenMixer, tokenMixerOptions);
+    List<MixerSpec> perLayer = new ArrayList<>();
+    for (Object o : tokenMixers == null ? List.of() : tokenMixers) {
       if (o instanceof String s) {
-        out.add(MixerSpec.of(s, s.equals(tokenMixer) ? tokenMixerOptions : Map.of()));
+        perLayer.add(s.equals(tokenMixer) ? defaultMixer : MixerSpec.of(s));
       } else if (o instanceof Map<?, ?> m && m.get("name") instanceof String name
           && (m.get("options") == null || m.get("options") instanceof Map)) {
         for (Object k : m.keySet()) {
@@ -166,30 +93,73 @@ public final class TrainConfig {
           }
         }
         Map<String, Object> opts = m.get("options") == null ? Map.of() : (Map<String, Object>) m.get("options");
-        out.add(MixerSpec.of(name, opts));
+        perLayer.add(MixerSpec.of(name, opts));
       } else {
         throw new ConfigException(
             "token-mixers entries must be mixer names or {name: NAME, options: {...}}, got " + o);
       }
     }
-    return out;
+    ModelSpec model = new ModelSpec(context, width, layers, defaultMixer, perLayer,
+        MixerSpec.of(channelMixer, channelMixerOptions), normKind, positionEmbedding, tieEmbeddings, dropout);
+    DataSpec dataSpec = new DataSpec(data, tokenizer, valFraction);
+    OptimizerSpec optimizer = new OptimizerSpec(lr, minLr, warmup, decaySteps, weightDecay, beta1, beta2, eps, gradClip);
+    ScheduleSpec schedule = new ScheduleSpec(batch, steps, evalInterval, evalIters, checkpointInterval, sampleTokens,
+        seed, allowNoncausal);
+    RuntimeSpec runtime = new RuntimeSpec(intraOpThreads, interOpThreads, Devices.Choice.AUTO);
+    return new RunSpec(model, dataSpec, optimizer, schedule, runtime);
   }
 
-  /** Distinct token mixer names used by this config, for messages and run directory names. */
-  public String mixerLabel() {
-    List<String> names = tokenMixerSpecs().stream().map(MixerSpec::name).distinct().toList();
-    return String.join("+", names);
-  }
-
-  private static void positive(String key, long v) {
-    if (v < 1) {
-      throw new ConfigException(key + " must be >= 1, got " + v);
+  /** The keys of {@code spec}, as written to {@code config.yaml}. */
+  static ConfigFile of(RunSpec spec) {
+    ConfigFile f = new ConfigFile();
+    f.data = spec.data().file();
+    f.tokenizer = spec.data().tokenizer();
+    f.valFraction = spec.data().valFraction();
+    ModelSpec m = spec.model();
+    f.context = m.context();
+    f.width = m.width();
+    f.layers = m.layers();
+    f.tokenMixer = m.tokenMixer().name();
+    f.tokenMixerOptions = new LinkedHashMap<>(m.tokenMixer().options());
+    f.tokenMixers = new ArrayList<>();
+    for (MixerSpec s : m.tokenMixers()) {
+      boolean plain = s.name().equals(m.tokenMixer().name()) ? s.equals(m.tokenMixer()) : s.options().isEmpty();
+      f.tokenMixers.add(plain ? s.name() : entry(s));
     }
+    f.channelMixer = m.channelMixer().name();
+    f.channelMixerOptions = new LinkedHashMap<>(m.channelMixer().options());
+    f.norm = m.norm().configName();
+    f.positionEmbedding = m.positionEmbedding();
+    f.tieEmbeddings = m.tieEmbeddings();
+    f.dropout = m.dropout();
+    ScheduleSpec s = spec.schedule();
+    f.batch = s.batch();
+    f.steps = s.steps();
+    OptimizerSpec o = spec.optimizer();
+    f.lr = o.lr();
+    f.minLr = o.minLr();
+    f.warmup = o.warmup();
+    f.decaySteps = o.decaySteps();
+    f.weightDecay = o.weightDecay();
+    f.beta1 = o.beta1();
+    f.beta2 = o.beta2();
+    f.eps = o.eps();
+    f.gradClip = o.gradClip();
+    f.evalInterval = s.evalInterval();
+    f.evalIters = s.evalIters();
+    f.checkpointInterval = s.checkpointInterval();
+    f.sampleTokens = s.sampleTokens();
+    f.seed = s.seed();
+    f.allowNoncausal = s.allowNoncausal();
+    f.intraOpThreads = spec.runtime().intraOpThreads();
+    f.interOpThreads = spec.runtime().interOpThreads();
+    return f;
   }
 
-  private static void nonNegative(String key, long v) {
-    if (v < 0) {
-      throw new ConfigException(key + " must be >= 0, got " + v);
-    }
+  private static Map<String, Object> entry(MixerSpec s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", s.name());
+    m.put("options", new LinkedHashMap<>(s.options()));
+    return m;
   }
 }

@@ -1,0 +1,96 @@
+package dev.leviathan.trainer;
+
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The loop of one run session, from its starting point to the configured number of steps or a stop
+ * request: each step goes through the {@link StepExecutor}; every {@code eval-interval} steps and at the
+ * end it evaluates (and writes {@code best} on a new best validation loss), every
+ * {@code checkpoint-interval} steps and at the end it writes {@code last}, and after a stop it writes
+ * {@code last} before returning. Everything it learns goes to the listener; files are written only by the
+ * chief ({@link TaskRole}).
+ */
+final class TrainingRun {
+  private final RunSpec spec;
+  private final Progress progress;
+  private final StepExecutor executor;
+  private final Evaluator evaluator;
+  private final CheckpointWriter checkpoints;
+  private final TaskRole role;
+  private final TrainingListener listener;
+  private final Path checkpointRoot;
+
+  TrainingRun(RunSpec spec, Progress progress, StepExecutor executor, Evaluator evaluator,
+      CheckpointWriter checkpoints, TaskRole role, TrainingListener listener, Path checkpointRoot) {
+    this.spec = spec;
+    this.progress = progress;
+    this.executor = executor;
+    this.evaluator = evaluator;
+    this.checkpoints = checkpoints;
+    this.role = role;
+    this.listener = listener;
+    this.checkpointRoot = checkpointRoot;
+  }
+
+  /** What the loop ended with. */
+  record Outcome(double tokensPerSec, boolean interrupted) {}
+
+  /** Evaluates the untrained model (step 0) of a fresh run. */
+  void evaluateStart(double lr) {
+    TrainingListener.Evaluation e = evaluator.evaluate(0, lr, 0, 0);
+    progress.add(e);
+    listener.evaluated(e, false);
+  }
+
+  Outcome run(AtomicBoolean stop) {
+    LearningRate schedule = spec.learningRate();
+    int steps = spec.schedule().steps();
+    long tokensPerStep = (long) spec.schedule().batch() * spec.model().context();
+    long t0 = System.nanoTime();
+    long stepNanos = 0;
+    long stepsTimed = 0;
+    double tokensPerSec = 0;
+    while (progress.step < steps) {
+      if (stop.get()) {
+        checkpoint("last");
+        return new Outcome(tokensPerSec, true);
+      }
+      int[][] batch = progress.trainBatches.next();
+      double lr = schedule.at(progress.step);
+      long s0 = System.nanoTime();
+      ModelRuntime.StepResult r = executor.step(batch, progress.step, lr);
+      stepNanos += System.nanoTime() - s0;
+      if (!Double.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
+        throw new Trainer.DivergedException("training diverged at step " + (progress.step + 1) + ": the loss is "
+            + r.loss() + "; the last good checkpoint in " + checkpointRoot + " is intact. Lower lr (--set lr=...) or"
+            + " check the mixer's numerical stability, then --resume");
+      }
+      progress.step++;
+      stepsTimed++;
+      double secs = (System.nanoTime() - t0) / 1e9;
+      tokensPerSec = stepsTimed * tokensPerStep / Math.max(stepNanos / 1e9, 1e-9);
+      listener.stepped(progress.step, r.loss(), lr, tokensPerSec);
+      listener.gradientNorm(progress.step, r.gradNorm());
+      boolean end = progress.step == steps;
+      if (progress.step % spec.schedule().evalInterval() == 0 || end) {
+        TrainingListener.Evaluation e = evaluator.evaluate(progress.step, lr, tokensPerSec, progress.elapsedBefore + secs);
+        boolean improved = progress.add(e);
+        listener.evaluated(e, improved);
+        if (improved) {
+          checkpoint("best");
+        }
+      }
+      if (progress.step % spec.schedule().checkpointInterval() == 0 || end) {
+        checkpoint("last");
+      }
+    }
+    return new Outcome(tokensPerSec, false);
+  }
+
+  private void checkpoint(String name) {
+    if (role.chief()) {
+      listener.checkpointed(name, checkpoints.save(name, progress), progress.step);
+    }
+  }
+}
