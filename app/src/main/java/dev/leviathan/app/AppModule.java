@@ -3,11 +3,11 @@ package dev.leviathan.app;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
-import com.google.inject.multibindings.MapBinder;
-import com.google.inject.name.Named;
+import com.google.inject.TypeLiteral;
 import com.google.inject.name.Names;
+import dev.leviathan.core.plugin.PluginLoadResult;
+import dev.leviathan.core.plugin.PluginLoader;
 import dev.leviathan.core.registry.MixerRegistry;
-import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.trainer.Trainer;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -15,8 +15,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Wires the app: discovered mixer providers (built-in and plugins) are bound into {@link MapBinder}s
- * keyed by name, the registry is built from those maps, and the trainer and commands are injected with it.
+ * Wires the app: the plugin folders ({@code --plugins}, {@code LEVIATHAN_PLUGINS}, {@code ./plugins}), the
+ * mixers discovered once from the built-ins and those folders ({@link PluginLoader#discover}) and their
+ * registry, and the trainer; commands are injected with them.
  */
 final class AppModule extends AbstractModule {
   private final PrintStream out;
@@ -42,26 +43,14 @@ final class AppModule extends AbstractModule {
     bind(PrintStream.class).annotatedWith(Names.named("err")).toInstance(err);
     bind(Path.class).annotatedWith(Names.named("workingDir")).toInstance(workingDir);
     bind(Boolean.class).annotatedWith(Names.named("installSignalHandler")).toInstance(installSignalHandler);
-    bind(new com.google.inject.TypeLiteral<Map<String, String>>() {}).annotatedWith(Names.named("env")).toInstance(env);
+    bind(new TypeLiteral<Map<String, String>>() {}).annotatedWith(Names.named("env")).toInstance(env);
 
-    MixerDiscovery.Found found = MixerDiscovery.discover(pluginDirs, env.get("LEVIATHAN_PLUGINS"), workingDir);
-    bind(MixerDiscovery.Found.class).toInstance(found);
-    MapBinder<String, ProviderInfo> tokens =
-        MapBinder.newMapBinder(binder(), String.class, ProviderInfo.class, Names.named("token-mixers"));
-    MapBinder<String, ProviderInfo> channels =
-        MapBinder.newMapBinder(binder(), String.class, ProviderInfo.class, Names.named("channel-mixers"));
-    found.registry().tokenMixers().forEach(p -> tokens.addBinding(p.name()).toInstance(p));
-    found.registry().channelMixers().forEach(p -> channels.addBinding(p.name()).toInstance(p));
-  }
-
-  @Provides
-  @Singleton
-  MixerRegistry registry(@Named("token-mixers") Map<String, ProviderInfo> tokens,
-      @Named("channel-mixers") Map<String, ProviderInfo> channels) {
-    MixerRegistry.Builder b = MixerRegistry.builder();
-    tokens.values().forEach(p -> b.add(p.provider(), p.source()));
-    channels.values().forEach(p -> b.add(p.provider(), p.source()));
-    return b.build();
+    List<Path> dirs = PluginLoader.pluginDirectories(pluginDirs, env.get(PluginLoader.ENVIRONMENT_VARIABLE), workingDir);
+    bind(new TypeLiteral<List<Path>>() {}).annotatedWith(Names.named("pluginDirs")).toInstance(dirs);
+    // The plugin class loaders stay open for the life of the process: mixer classes may load late.
+    PluginLoadResult found = new PluginLoader(AppModule.class.getClassLoader()).discover(dirs);
+    bind(PluginLoadResult.class).toInstance(found);
+    bind(MixerRegistry.class).toInstance(found.registry());
   }
 
   @Provides

@@ -2,6 +2,7 @@ package dev.leviathan.app;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
+import dev.leviathan.core.plugin.PluginLoadResult;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.OptionSpec;
@@ -25,11 +26,11 @@ final class MixersCommand implements Callable<Integer> {
   private final MixerRegistry registry;
   private final PrintStream out;
   private final PrintStream err;
-  private final MixerDiscovery.Found found;
+  private final PluginLoadResult found;
 
   @Inject
   MixersCommand(MixerRegistry registry, @Named("out") PrintStream out, @Named("err") PrintStream err,
-      MixerDiscovery.Found found) {
+      PluginLoadResult found) {
     this.registry = registry;
     this.out = out;
     this.err = err;
@@ -38,7 +39,7 @@ final class MixersCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    found.problems().forEach(p -> err.println("warning: " + p));
+    found.problemLines().forEach(p -> err.println("warning: " + p));
     List<ProviderInfo> all = new ArrayList<>(registry.tokenMixers());
     all.addAll(registry.channelMixers());
     if (json) {

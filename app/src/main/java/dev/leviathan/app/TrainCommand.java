@@ -2,6 +2,7 @@ package dev.leviathan.app;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
+import dev.leviathan.core.plugin.PluginLoadResult;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.trainer.ConfigException;
 import dev.leviathan.trainer.ConfigLoader;
@@ -70,12 +71,12 @@ final class TrainCommand implements Callable<Integer> {
   private final PrintStream stderr;
   private final Path workingDir;
   private final boolean installSignalHandler;
-  private final MixerDiscovery.Found found;
+  private final PluginLoadResult found;
 
   @Inject
   TrainCommand(Trainer trainer, MixerRegistry registry, @Named("out") PrintStream stdout,
       @Named("err") PrintStream stderr, @Named("workingDir") Path workingDir,
-      @Named("installSignalHandler") Boolean installSignalHandler, MixerDiscovery.Found found) {
+      @Named("installSignalHandler") Boolean installSignalHandler, PluginLoadResult found) {
     this.trainer = trainer;
     this.registry = registry;
     this.stdout = stdout;
@@ -87,7 +88,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    found.problems().forEach(p -> stderr.println("warning: " + p));
+    found.problemLines().forEach(p -> stderr.println("warning: " + p));
     RunDirectory resumed = resume ? resumeDir() : null;
     Path base = config != null ? workingDir.resolve(config) : resumed != null ? resumed.config() : null;
     RunSpec spec = RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir)

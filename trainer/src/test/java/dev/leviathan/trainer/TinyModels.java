@@ -4,7 +4,6 @@ import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.registry.MixerRegistry;
-import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
@@ -74,7 +73,7 @@ final class TinyModels {
   /** Every provider on the class path plus {@code cumulative-mean}. */
   static MixerRegistry registry() {
     MixerRegistry.Builder b = MixerRegistry.builder();
-    b.load(TinyModels.class.getClassLoader(), ProviderInfo::locationOf);
+    b.loadBuiltIns(TinyModels.class.getClassLoader());
     b.add(new CumulativeMean(), "test");
     return b.build();
   }

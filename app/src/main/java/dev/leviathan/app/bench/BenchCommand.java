@@ -4,7 +4,6 @@ import dev.leviathan.trainer.AtomicFiles;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
-import dev.leviathan.core.plugin.PluginLoader;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.trainer.RunDirectory;
@@ -117,15 +116,16 @@ public final class BenchCommand implements Callable<Integer> {
   private final MixerRegistry registry;
   private final PrintStream stdout;
   private final Path workingDir;
-  private final Map<String, String> env;
+  private final List<Path> pluginDirs;
 
+  /** @param pluginDirs this process's plugin folders, absolute; every worker loads the same ones */
   @Inject
   BenchCommand(MixerRegistry registry, @Named("out") PrintStream stdout, @Named("workingDir") Path workingDir,
-      @Named("env") Map<String, String> env) {
+      @Named("pluginDirs") List<Path> pluginDirs) {
     this.registry = registry;
     this.stdout = stdout;
     this.workingDir = workingDir;
-    this.env = env;
+    this.pluginDirs = pluginDirs;
   }
 
   @Override
@@ -136,7 +136,7 @@ public final class BenchCommand implements Callable<Integer> {
       return generate(names);
     }
     List<Integer> ctx = contexts.stream().distinct().sorted().toList();
-    List<Path> plugins = pluginDirs();
+    List<Path> plugins = pluginDirs;
     for (String name : names) {
       for (int t : ctx) {
         // Fails here, before any process starts, on a bad --set or an option that the mixer refuses.
@@ -185,7 +185,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut().resolveSibling("generate.csv");
     return new GenerateBench(stdout, workingDir, heapMb, timeLimit)
-        .run(generate, names, batch, width, layers, seed, pluginDirs(), sets, csv);
+        .run(generate, names, batch, width, layers, seed, pluginDirs, sets, csv);
   }
 
   private void validateOptions() {
@@ -223,7 +223,7 @@ public final class BenchCommand implements Callable<Integer> {
   private List<String> mixerNames() {
     if (mixers.isEmpty()) {
       List<String> all = registry.tokenMixers().stream()
-          .filter(p -> p.provider().causal() && p.source().startsWith(PluginLoader.BUILT_IN))
+          .filter(p -> p.provider().causal() && p.origin().builtIn())
           .map(ProviderInfo::name).toList();
       if (all.isEmpty()) {
         throw new IllegalStateException("no causal built-in token mixer is installed; name mixers with --mixers");
@@ -241,20 +241,6 @@ public final class BenchCommand implements Callable<Integer> {
 
   private BenchWorker.Job job(String mixer, int context, List<Path> plugins) {
     return new BenchWorker.Job(mixer, context, batch, width, layers, warmup, steps, seed, plugins, sets);
-  }
-
-  /** The same plugin folders as this process ({@code --plugins}, LEVIATHAN_PLUGINS, ./plugins), absolute. */
-  private List<Path> pluginDirs() {
-    List<Path> cli = new ArrayList<>();
-    for (CommandLine c = spec.commandLine(); c != null; c = c.getParent()) {
-      CommandLine.ParseResult pr = c.getParseResult();
-      if (pr != null && pr.hasMatchedOption("--plugins")) {
-        List<Path> values = pr.matchedOptionValue("--plugins", List.of());
-        cli.addAll(values);
-      }
-    }
-    return PluginLoader.pluginDirectories(cli, env.get(PluginLoader.ENVIRONMENT_VARIABLE), workingDir).stream()
-        .distinct().toList();
   }
 
   /** A configuration's outcome and, when it failed, why. */

@@ -128,7 +128,7 @@ public final class BenchWorker {
   }
 
   static void measure(Job job, PrintStream out) {
-    try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).load(job.plugins())) {
+    try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).discover(job.plugins())) {
       RunSpec spec = job.spec();
       try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(VOCAB), spec, true)) {
         rt.initialize(spec.schedule().seed());

@@ -1,6 +1,5 @@
 package dev.leviathan.app.bench;
 
-import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.plugin.PluginLoadResult;
 import dev.leviathan.core.plugin.PluginLoader;
 import dev.leviathan.trainer.AtomicFiles;
@@ -297,7 +296,7 @@ public final class GenerateBench {
   }
 
   static void work(Job job, PrintStream out) {
-    try (PluginLoadResult plugins = new PluginLoader(GenerateBench.class.getClassLoader()).load(job.plugins())) {
+    try (PluginLoadResult plugins = new PluginLoader(GenerateBench.class.getClassLoader()).discover(job.plugins())) {
       RunSpec spec = job.spec();
       try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(BenchWorker.VOCAB), spec,
           false)) {

@@ -1,6 +1,7 @@
 package dev.leviathan.core.plugin;
 
 import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.core.registry.Origin;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.registry.RegistryException;
 import dev.leviathan.core.spi.ChannelMixerProvider;
@@ -109,14 +110,26 @@ public final class PluginLoader {
   }
 
   /**
-   * The built-in providers of the host class loader (source {@value #BUILT_IN}) and then the plugins
-   * of {@code pluginDirs}, in one registry.
+   * How the application discovers its mixers, in one registry: the built-in providers of the host class
+   * loader, each with the jar or class folder it came from ({@link MixerRegistry.Builder#loadBuiltIns}),
+   * then the plugins of {@code pluginDirs}. The app, its bench workers and tests all use this (tests
+   * without plugin folders through {@link MixerRegistry#discover()}, which loads the same built-ins).
+   *
+   * @throws RegistryException when the built-in providers themselves conflict
+   */
+  public PluginLoadResult discover(List<Path> pluginDirs) {
+    return load(MixerRegistry.builder().loadBuiltIns(host), pluginDirs);
+  }
+
+  /**
+   * The built-in providers of the host class loader (source {@value #BUILT_IN}, without their jars) and
+   * then the plugins of {@code pluginDirs}, in one registry.
    *
    * @throws RegistryException when the built-in providers themselves conflict: that is a broken
    *     installation, not a plugin problem
    */
   public PluginLoadResult load(List<Path> pluginDirs) {
-    return load(MixerRegistry.builder().load(host, type -> BUILT_IN), pluginDirs);
+    return load(MixerRegistry.builder().load(host, type -> Origin.BUILT_IN), pluginDirs);
   }
 
   /**
@@ -255,7 +268,7 @@ public final class PluginLoader {
           continue;
         }
         Class<?> type = provider.getClass();
-        String source = type.getClassLoader() == loader ? ProviderInfo.locationOf(type) : path.toString();
+        Origin source = Origin.plugin(type.getClassLoader() == loader ? Path.of(ProviderInfo.locationOf(type)) : path);
         try {
           builder.add(provider, source);
           added.add(new ProviderInfo(provider, kind, source));

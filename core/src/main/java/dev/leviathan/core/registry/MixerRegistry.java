@@ -29,18 +29,12 @@ public final class MixerRegistry {
   }
 
   /**
-   * Discovers providers on a class loader with {@link ServiceLoader}; all of them get the source
-   * {@code sourceOf(providerClass)}.
+   * The built-in providers of this class's class loader ({@link Builder#loadBuiltIns}), each tagged with
+   * the jar or class folder it came from. With plugin folders, use
+   * {@code dev.leviathan.core.plugin.MixerDiscovery}, which starts from the same built-ins.
    */
-  public static MixerRegistry discover(ClassLoader loader, Function<Class<?>, String> sourceOf) {
-    Builder b = builder();
-    b.load(loader, sourceOf);
-    return b.build();
-  }
-
-  /** Discovers providers on the class path, each tagged with the jar it came from. */
   public static MixerRegistry discover() {
-    return discover(MixerRegistry.class.getClassLoader(), ProviderInfo::locationOf);
+    return builder().loadBuiltIns(MixerRegistry.class.getClassLoader()).build();
   }
 
   public static Builder builder() {
@@ -100,14 +94,19 @@ public final class MixerRegistry {
 
     private Builder() {}
 
-    /** Adds the providers {@link ServiceLoader} finds on {@code loader}. */
-    public Builder load(ClassLoader loader, Function<Class<?>, String> sourceOf) {
+    /** Adds the providers {@link ServiceLoader} finds on {@code loader} as built-ins, with their jar or folder. */
+    public Builder loadBuiltIns(ClassLoader loader) {
+      return load(loader, Origin::builtIn);
+    }
+
+    /** Adds the providers {@link ServiceLoader} finds on {@code loader}, with the origin {@code originOf} gives. */
+    public Builder load(ClassLoader loader, Function<Class<?>, Origin> sourceOf) {
       loadAll(ServiceLoader.load(TokenMixerProvider.class, loader), sourceOf);
       loadAll(ServiceLoader.load(ChannelMixerProvider.class, loader), sourceOf);
       return this;
     }
 
-    private <S extends MixerProvider> void loadAll(ServiceLoader<S> loader, Function<Class<?>, String> sourceOf) {
+    private <S extends MixerProvider> void loadAll(ServiceLoader<S> loader, Function<Class<?>, Origin> sourceOf) {
       var it = loader.iterator();
       while (true) {
         try {
@@ -124,14 +123,19 @@ public final class MixerRegistry {
       }
     }
 
+    /** Registers a provider of the plugin at {@code location} (see {@link #add(MixerProvider, Origin)}). */
+    public Builder add(MixerProvider provider, String location) {
+      return add(provider, Origin.plugin(java.nio.file.Path.of(location)));
+    }
+
     /**
      * Registers one provider.
      *
      * @throws RegistryException on an invalid name, a different SPI version or a duplicate name
      */
-    public Builder add(MixerProvider provider, String source) {
+    public Builder add(MixerProvider provider, Origin origin) {
       ProviderInfo.Kind kind = ProviderInfo.kindOf(provider);
-      ProviderInfo info = new ProviderInfo(provider, kind, source);
+      ProviderInfo info = new ProviderInfo(provider, kind, origin);
       String name = provider.name();
       if (name == null || !MixerProvider.NAME_PATTERN.matcher(name).matches()) {
         throw new RegistryException(

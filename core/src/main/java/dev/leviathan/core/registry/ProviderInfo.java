@@ -6,11 +6,10 @@ import java.net.URL;
 import java.nio.file.Path;
 import java.security.CodeSource;
 
-/**
- * A registered provider with where it came from: {@code source} is a jar or folder path, or
- * {@code built-in} for the mixers shipped with Leviathan.
- */
-public record ProviderInfo(MixerProvider provider, Kind kind, String source) {
+/** A registered provider with where it came from. */
+public record ProviderInfo(MixerProvider provider, Kind kind, Origin origin) {
+  static final String UNKNOWN_LOCATION = "unknown location";
+
   /** Token or channel mixer. */
   public enum Kind {
     TOKEN("token mixer"),
@@ -31,9 +30,14 @@ public record ProviderInfo(MixerProvider provider, Kind kind, String source) {
     return provider.name();
   }
 
+  /** The origin as text, as recorded in checkpoints and listed by {@code leviathan mixers}. */
+  public String source() {
+    return origin.toString();
+  }
+
   /** Class name and source, for messages. */
   public String describe() {
-    return provider.getClass().getName() + " (" + source + ")";
+    return provider.getClass().getName() + " (" + source() + ")";
   }
 
   static Kind kindOf(MixerProvider p) {
@@ -45,9 +49,9 @@ public record ProviderInfo(MixerProvider provider, Kind kind, String source) {
     try {
       CodeSource cs = type.getProtectionDomain().getCodeSource();
       URL url = cs == null ? null : cs.getLocation();
-      return url == null ? "unknown location" : Path.of(url.toURI()).toString();
+      return url == null ? UNKNOWN_LOCATION : Path.of(url.toURI()).toString();
     } catch (Exception e) {
-      return "unknown location";
+      return UNKNOWN_LOCATION;
     }
   }
 }
