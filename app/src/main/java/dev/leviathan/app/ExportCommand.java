@@ -2,11 +2,15 @@ package dev.leviathan.app;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
+import dev.leviathan.core.model.LanguageModel;
 import dev.leviathan.core.model.Parameter;
-import dev.leviathan.mml.BitLinear;
-import dev.leviathan.mml.TernaryPacking;
+import dev.leviathan.core.model.ResolvedLayer;
+import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.core.registry.ProviderInfo;
+import dev.leviathan.core.spi.MixerOptions;
+import dev.leviathan.core.spi.MixerProvider;
+import dev.leviathan.core.spi.ParameterExport;
 import dev.leviathan.trainer.AtomicFiles;
-import dev.leviathan.trainer.CheckpointState;
 import dev.leviathan.trainer.RunDirectory;
 import dev.leviathan.trainer.Trainer;
 import java.io.IOException;
@@ -19,22 +23,24 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code leviathan export --format ternary}: the weights of a trained run with every BitLinear weight of a
- * quantised matmul-less layer ({@code mlgru}, {@code glu-mml} with {@code quantize=on}) packed at 2 bits
- * per weight plus one float32 scale per tensor, and every other parameter in float32.
+ * {@code leviathan export --format NAME}: the weights of a trained run in a format that a mixer provider
+ * defines ({@link ParameterExport}): the parameters of the layers whose provider offers the format are
+ * encoded as it says (e.g. {@code ternary}: every BitLinear weight of {@code mlgru} and {@code glu-mml}
+ * with {@code quantize=on} at 2 bits per weight plus one float32 scale), every other parameter in float32;
+ * {@code --format savedmodel} writes the whole model as a TensorFlow SavedModel.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Export a run's weights; --format ternary packs BitLinear weights at 2 bits each,"
         + " --format savedmodel writes a TensorFlow SavedModel folder.")
 final class ExportCommand implements Callable<Integer> {
-  /** Mixers whose {@code w_*} parameters are BitLinear latent weights. */
-  static final Set<String> TERNARY_MIXERS = Set.of("mlgru", "glu-mml");
+  /** The whole model as a TensorFlow SavedModel ({@link SavedModelExport}); every other format is a provider's. */
+  static final String SAVED_MODEL = "savedmodel";
 
   @Option(names = "--run", required = true, paramLabel = "DIR", description = "Run directory written by train.")
   Path run;
@@ -49,13 +55,12 @@ final class ExportCommand implements Callable<Integer> {
   String checkpoint = "last";
 
   private final Trainer trainer;
+  private final MixerRegistry registry;
   private final PrintStream stdout;
   private final Path workingDir;
 
-  private final dev.leviathan.core.registry.MixerRegistry registry;
-
   @Inject
-  ExportCommand(Trainer trainer, dev.leviathan.core.registry.MixerRegistry registry, @Named("out") PrintStream stdout,
+  ExportCommand(Trainer trainer, MixerRegistry registry, @Named("out") PrintStream stdout,
       @Named("workingDir") Path workingDir) {
     this.trainer = trainer;
     this.registry = registry;
@@ -63,90 +68,96 @@ final class ExportCommand implements Callable<Integer> {
     this.workingDir = workingDir;
   }
 
+  /** A mixer of the run whose provider offers the format: its parameter-name prefix and options. */
+  private record Encoder(String prefix, ParameterExport export, MixerOptions options) {}
+
   @Override
   public Integer call() {
-    if (format.equals("savedmodel")) {
+    if (format.equals(SAVED_MODEL)) {
       return SavedModelExport.run(trainer, workingDir.resolve(run), checkpoint, workingDir.resolve(out), stdout);
     }
-    if (!format.equals("ternary")) {
-      throw new IllegalArgumentException("unknown export format '" + format + "'; the supported formats are: ternary,"
-          + " savedmodel");
+    List<String> offeredBy = providersOffering(format);
+    if (offeredBy.isEmpty()) {
+      TreeSet<String> formats = new TreeSet<>();
+      allProviders().forEach(p -> {
+        if (p instanceof ParameterExport e) {
+          formats.add(e.exportFormat());
+        }
+      });
+      throw new IllegalArgumentException("unknown export format '" + format + "'; the supported formats are: "
+          + String.join(", ", formats) + (formats.isEmpty() ? "" : ", ") + SAVED_MODEL);
     }
     Path runDir = workingDir.resolve(run);
     Path file = workingDir.resolve(out);
     try (Trainer.LoadedRun loaded = trainer.open(runDir, checkpoint)) {
-      Set<String> ternary = ternaryPrefixes(loaded.state());
-      if (ternary.isEmpty()) {
-        throw new IllegalArgumentException("run " + runDir + " has no quantised matmul-less layer (mlgru or glu-mml with"
-            + " quantize=on), so there is nothing to pack at 2 bits");
-      }
+      List<Encoder> encoders = encoders(loaded.resolved().layers());
       Map<String, float[]> values = loaded.runtime().parameters().read(loaded.runtime().session());
-      List<TernaryPacking.NamedTensor> tensors = new ArrayList<>();
-      int packed = 0;
+      List<ParameterExport.ExportTensor> tensors = new ArrayList<>();
+      ParameterExport writer = null;
+      int encoded = 0;
       for (Parameter p : loaded.runtime().parameters().all()) {
-        float[] v = values.get(p.name());
-        if (isTernary(p.name(), ternary)) {
-          BitLinear.Ternary t = BitLinear.ternarize(v);
-          tensors.add(TernaryPacking.NamedTensor.ternary(p.name(), p.shape(), t.values(), t.scale()));
-          packed++;
-        } else {
-          tensors.add(TernaryPacking.NamedTensor.float32(p.name(), p.shape(), v));
+        Encoder enc = encoderOf(p.name(), encoders);
+        boolean special = enc != null;
+        tensors.add(new ParameterExport.ExportTensor(p.name(), p.shape(), values.get(p.name()), special));
+        if (special) {
+          writer = writer == null ? enc.export() : writer;
+          encoded++;
         }
       }
-      AtomicFiles.write(file, out -> TernaryPacking.write(out, tensors));
+      if (writer == null) {
+        throw new IllegalArgumentException("run " + runDir + " has no layer whose parameters the " + format
+            + " format encodes (it is offered by " + String.join(", ", offeredBy) + ", e.g. mlgru or glu-mml with"
+            + " quantize=on), so there is nothing to export");
+      }
+      ParameterExport chosen = writer;
+      AtomicFiles.write(file, o -> chosen.write(o, tensors));
       long checkpointBytes = new RunDirectory(runDir).checkpoints().variablesBytes(checkpoint);
       long exportBytes = size(file);
       long float32Bytes = 4 * loaded.runtime().parameters().count();
-      stdout.printf(Locale.ROOT, "wrote %s: %d tensors (%d ternary at 2 bits, %d float32), %,d bytes;"
+      stdout.printf(Locale.ROOT, "wrote %s: %d tensors (%d %s, %d float32), %,d bytes;"
               + " the parameters in float32 take %,d bytes (%.1fx), the checkpoint with AdamW moments %,d bytes%n",
-          file, tensors.size(), packed, tensors.size() - packed, exportBytes, float32Bytes,
+          file, tensors.size(), encoded, chosen.encodedWords(), tensors.size() - encoded, exportBytes, float32Bytes,
           (double) float32Bytes / exportBytes, checkpointBytes);
     }
     return 0;
   }
 
-  /** Parameter-name prefixes ({@code block<i>/mix/} or {@code block<i>/ffn/}) of quantised BitLinear layers. */
-  static Set<String> ternaryPrefixes(CheckpointState state) {
-    Set<String> prefixes = new java.util.HashSet<>();
-    for (CheckpointState.LayerMixer m : state.mixers()) {
-      if (TERNARY_MIXERS.contains(m.mixer()) && "on".equals(m.options().get("quantize"))) {
-        prefixes.add("block" + m.layer() + (m.role().equals("token") ? "/mix/" : "/ffn/"));
-      }
-    }
-    return prefixes;
+  private List<MixerProvider> allProviders() {
+    List<MixerProvider> all = new ArrayList<>();
+    registry.tokenMixers().forEach(p -> all.add(p.provider()));
+    registry.channelMixers().forEach(p -> all.add(p.provider()));
+    return all;
   }
 
-  static boolean isTernary(String name, Set<String> prefixes) {
-    for (String p : prefixes) {
-      if (name.startsWith(p) && name.substring(p.length()).startsWith("w_")) {
-        return true;
-      }
-    }
-    return false;
+  private List<String> providersOffering(String name) {
+    return allProviders().stream()
+        .filter(p -> p instanceof ParameterExport e && e.exportFormat().equals(name))
+        .map(MixerProvider::name).toList();
   }
 
-  /**
-   * Values to load into a model's latent weights so that its quantised forward pass uses exactly the
-   * exported ternary weights: a ternary tensor {@code t g} with a fraction {@code p} of non-zeros becomes
-   * {@code t g / p}, whose absmean is {@code g} again, so BitLinear re-quantises it to {@code t g}.
-   */
-  static Map<String, float[]> latentValues(List<TernaryPacking.NamedTensor> tensors) {
-    Map<String, float[]> out = new LinkedHashMap<>();
-    for (TernaryPacking.NamedTensor t : tensors) {
-      float[] v = t.values().clone();
-      if (t.kind() == TernaryPacking.Kind.TERNARY) {
-        long nonZero = 0;
-        for (float f : v) {
-          nonZero += f != 0f ? 1 : 0;
-        }
-        double factor = nonZero == 0 ? 1 : (double) v.length / nonZero;
-        for (int i = 0; i < v.length; i++) {
-          v[i] = (float) (v[i] * factor);
-        }
-      }
-      out.put(t.name(), v);
+  /** The run's mixers whose provider offers the format, by parameter-name prefix. */
+  private List<Encoder> encoders(List<ResolvedLayer> layers) {
+    Map<String, Encoder> out = new LinkedHashMap<>();
+    for (ResolvedLayer l : layers) {
+      add(out, LanguageModel.mixerScope(l.index(), true), l.tokenMixer(), l.tokenOptions());
+      add(out, LanguageModel.mixerScope(l.index(), false), l.channelMixer(), l.channelOptions());
     }
-    return out;
+    return List.copyOf(out.values());
+  }
+
+  private void add(Map<String, Encoder> out, String scope, ProviderInfo info, MixerOptions options) {
+    if (info.provider() instanceof ParameterExport e && e.exportFormat().equals(format)) {
+      out.put(scope, new Encoder(scope + "/", e, options));
+    }
+  }
+
+  private static Encoder encoderOf(String parameter, List<Encoder> encoders) {
+    for (Encoder e : encoders) {
+      if (parameter.startsWith(e.prefix()) && e.export().encodes(parameter.substring(e.prefix().length()), e.options())) {
+        return e;
+      }
+    }
+    return null;
   }
 
   private static long size(Path f) {

@@ -46,7 +46,7 @@ class ExportCliTest {
     try (Trainer.LoadedRun run = new Trainer(MixerRegistry.discover()).open(work.resolve("run"), "last")) {
       int[] prompt = run.tokenizer().encode("ROMEO: What say");
       float[] expected = run.runtime().nextLogits(prompt);
-      Map<String, float[]> latent = ExportCommand.latentValues(tensors);
+      Map<String, float[]> latent = TernaryPacking.latentValues(tensors);
       run.runtime().parameters().set(run.runtime().session(), latent);
       float[] actual = run.runtime().nextLogits(prompt);
       for (int i = 0; i < expected.length; i++) {

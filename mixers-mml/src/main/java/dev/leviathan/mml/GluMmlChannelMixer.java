@@ -22,7 +22,7 @@ import org.tensorflow.op.Ops;
  * Hidden width {@code 256 * ceil((8/3) C / 256)} unless {@code hidden} is given; {@code quantize = off}
  * makes every BitLinear full precision (the ablation).
  */
-public final class GluMmlChannelMixer implements ChannelMixerProvider {
+public final class GluMmlChannelMixer implements ChannelMixerProvider, TernaryExport {
   @Override
   public String name() {
     return "glu-mml";

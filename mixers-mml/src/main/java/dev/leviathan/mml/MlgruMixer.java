@@ -53,7 +53,7 @@ import org.tensorflow.types.TInt32;
  * generation, {@link RecurrentTokenMixer#step} runs the recurrence one position at a time with the
  * state {@code h} ({@code [B, C]}).
  */
-public final class MlgruMixer implements TokenMixerProvider {
+public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
   @Override
   public String name() {
     return "mlgru";

@@ -1,5 +1,6 @@
 package dev.leviathan.mml;
 
+import dev.leviathan.core.spi.ParameterExport;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
@@ -17,8 +18,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.zip.CRC32;
 
@@ -193,6 +196,44 @@ public final class TernaryPacking {
   }
 
   // ---------------------------------------------------------------- files
+
+  /** The tensors of an export: the encoded ones ternarised ({@link BitLinear#ternarize}), the others float32. */
+  public static List<NamedTensor> encode(List<ParameterExport.ExportTensor> tensors) {
+    List<NamedTensor> out = new ArrayList<>();
+    for (ParameterExport.ExportTensor t : tensors) {
+      if (t.encoded()) {
+        BitLinear.Ternary q = BitLinear.ternarize(t.values());
+        out.add(NamedTensor.ternary(t.name(), t.shape(), q.values(), q.scale()));
+      } else {
+        out.add(NamedTensor.float32(t.name(), t.shape(), t.values()));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Values to load into a model's latent weights so that its quantised forward pass uses exactly the
+   * exported ternary weights: a ternary tensor {@code t g} with a fraction {@code p} of non-zeros becomes
+   * {@code t g / p}, whose absmean is {@code g} again, so BitLinear re-quantises it to {@code t g}.
+   */
+  public static Map<String, float[]> latentValues(List<NamedTensor> tensors) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    for (NamedTensor t : tensors) {
+      float[] v = t.values().clone();
+      if (t.kind() == Kind.TERNARY) {
+        long nonZero = 0;
+        for (float f : v) {
+          nonZero += f != 0f ? 1 : 0;
+        }
+        double factor = nonZero == 0 ? 1 : (double) v.length / nonZero;
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) (v[i] * factor);
+        }
+      }
+      out.put(t.name(), v);
+    }
+    return out;
+  }
 
   /** Writes {@code tensors} as a weight file (names must be unique). */
   public static void write(OutputStream out, List<NamedTensor> tensors) throws IOException {

@@ -86,10 +86,10 @@ public final class LanguageModel {
       String blockName = "block" + i;
       Ops blockOps = tf.withSubScope(blockName);
       Norm n1 = new Norm(params.scoped(blockOps.withSubScope("norm1"), blockName + "/norm1"));
-      TokenMixer tm = layer.tokenProvider().create(context(blockOps.withSubScope("mix"), blockName + "/mix", i),
+      TokenMixer tm = layer.tokenProvider().create(context(blockOps.withSubScope("mix"), mixerScope(i, true), i),
           layer.tokenOptions());
       Norm n2 = new Norm(params.scoped(blockOps.withSubScope("norm2"), blockName + "/norm2"));
-      ChannelMixer cm = layer.channelProvider().create(context(blockOps.withSubScope("ffn"), blockName + "/ffn", i),
+      ChannelMixer cm = layer.channelProvider().create(context(blockOps.withSubScope("ffn"), mixerScope(i, false), i),
           layer.channelOptions());
       blocks.add(new Block(n1, tm, n2, cm));
       layerRecords.add(new LayerRecord(i, "token", layer.tokenMixer().name(), layer.tokenProvider().version(),
@@ -114,6 +114,14 @@ public final class LanguageModel {
    */
   public LanguageModel(Ops tf, ModelConfig config, MixerRegistry registry, ParameterStore params) {
     this(tf, ResolvedModel.resolve(config, registry), params);
+  }
+
+  /**
+   * The prefix of the parameter names of layer {@code layer}'s token mixer ({@code block<i>/mix}) or
+   * channel mixer ({@code block<i>/ffn}); a mixer's parameter {@code w} is named {@code <prefix>/w}.
+   */
+  public static String mixerScope(int layer, boolean token) {
+    return "block" + layer + (token ? "/mix" : "/ffn");
   }
 
   private LayerContext context(Ops ops, String scope, int layer) {
