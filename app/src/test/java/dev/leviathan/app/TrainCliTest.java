@@ -107,6 +107,21 @@ class TrainCliTest {
   }
 
   @Test
+  void aDataFileNameIsNeverReadAsYaml() throws Exception {
+    String name = "a#b: c, [d].txt";
+    Files.writeString(work.resolve(name), Corpus.bundledText().substring(0, 20_000));
+    Cli t = Cli.run(work, tiny("train", "--data", name, "--out", "runs/odd-name", "--steps", "2",
+        "--set", "sample-tokens=0"));
+    assertEquals(0, t.code(), t.toString());
+    assertTrue(Files.readString(work.resolve("runs/odd-name/config.yaml")).contains(name));
+    Cli more = Cli.run(work, tiny("train", "--resume", "--out", "runs/odd-name", "--steps", "3",
+        "--set", "sample-tokens=0"));
+    assertEquals(0, more.code(), more.toString());
+    Cli eval = Cli.run(work, "eval", "--run", "runs/odd-name");
+    assertTrue(eval.out().contains("(step 3, checkpoint last, " + work.resolve(name).normalize() + ")"), eval.out());
+  }
+
+  @Test
   void mixersListsBuiltInsWithTheirJars() {
     Cli m = Cli.run(work, "mixers");
     assertEquals(0, m.code(), m.toString());

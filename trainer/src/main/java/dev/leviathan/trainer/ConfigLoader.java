@@ -77,10 +77,7 @@ public final class ConfigLoader {
 
   /** Defaults, then the YAML file (if any), then {@code values}, then {@code overrides}; validated. */
   public static RunSpec load(Path file, List<ConfigValue> values, List<String> overrides) {
-    ObjectNode tree = YAML.valueToTree(new ConfigFile());
-    if (file != null) {
-      readFile(file).fields().forEachRemaining(e -> tree.set(e.getKey(), e.getValue()));
-    }
+    ObjectNode tree = defaultsAndFile(file);
     for (ConfigValue v : values) {
       set(tree, v.key(), YAML.valueToTree(v.value()));
     }
@@ -92,11 +89,16 @@ public final class ConfigLoader {
 
   /** The token mixer a YAML file (or the defaults, for {@code null}) names for every layer. */
   public static String tokenMixerOf(Path file) {
+    return defaultsAndFile(file).path("token-mixer").asText();
+  }
+
+  /** The default keys with those of {@code file} (if any) on top. */
+  private static ObjectNode defaultsAndFile(Path file) {
     ObjectNode tree = YAML.valueToTree(new ConfigFile());
     if (file != null) {
       readFile(file).fields().forEachRemaining(e -> tree.set(e.getKey(), e.getValue()));
     }
-    return tree.path("token-mixer").asText();
+    return tree;
   }
 
   private static ObjectNode readFile(Path file) {
@@ -114,9 +116,6 @@ public final class ConfigLoader {
             + "; keep one of them");
       }
       throw new ConfigException("config file " + file + " is not valid YAML: " + m + line);
-    } catch (JsonProcessingException e) {
-      throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getOriginalMessage())
-          + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ")" : ""));
     } catch (IOException e) {
       throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
     }
@@ -184,30 +183,11 @@ public final class ConfigLoader {
           + ", got '" + e.getValue() + "'");
     } catch (MismatchedInputException e) {
       String key = path(e);
-      JsonNode given = at(tree, e);
-      if (given != null && given.isNumber() && isInteger(e.getTargetType())) {
-        throw new ConfigException("config key '" + key + "' must be an integer, got " + given.asText());
-      }
       throw new ConfigException("config key '" + key + "' must be " + typeWords(e.getTargetType())
           + ": " + firstLine(e.getOriginalMessage()));
     } catch (JsonProcessingException e) {
       throw new ConfigException("invalid config: " + firstLine(e.getOriginalMessage()));
     }
-  }
-
-  private static JsonNode at(JsonNode tree, MismatchedInputException e) {
-    JsonNode n = tree;
-    for (var r : e.getPath()) {
-      n = r.getFieldName() != null ? n.get(r.getFieldName()) : n.get(r.getIndex());
-      if (n == null) {
-        return null;
-      }
-    }
-    return n;
-  }
-
-  private static boolean isInteger(Class<?> type) {
-    return type == int.class || type == Integer.class || type == long.class || type == Long.class;
   }
 
   /** The spec as YAML, as written to {@code config.yaml} and printed by {@code --print-config}. */

@@ -92,11 +92,15 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void integerKeysRejectFractionsAndRangesNameTheirKey() {
+  void integerKeysRejectFractionsAndRangesNameTheirKey() throws Exception {
     assertEquals("config key 'steps' must be an integer, got '2.5'",
         assertThrows(ConfigException.class, () -> ConfigLoader.load(null, List.of("steps=2.5"))).getMessage());
     assertEquals("config key 'layers' must be an integer, got '1.5'", assertThrows(ConfigException.class,
         () -> ConfigLoader.load(null, List.of(new ConfigLoader.ConfigValue("layers", "1.5")), List.of())).getMessage());
+    Path f = dir.resolve("fraction.yaml");
+    Files.writeString(f, "layers: 2.5\n");
+    assertEquals("config key 'layers' must be an integer, got '2.5'",
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(f, List.of())).getMessage());
     assertEquals("beta2 must be in [0, 1), got 1.0",
         assertThrows(ConfigException.class, () -> ConfigLoader.load(null, List.of("beta2=1"))).getMessage());
     assertEquals("beta1 must be in [0, 1), got -0.1",
