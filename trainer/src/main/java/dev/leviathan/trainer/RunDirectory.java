@@ -20,7 +20,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The layout of a run directory, and the one place that names its files: {@code config.yaml},
- * {@code run.json}, {@code metrics.csv}, {@code loss.png}, {@code samples.txt} and {@code checkpoints/};
+ * {@code run.json}, {@code metrics.csv}, {@code loss.png}, {@code samples.txt}, {@code checkpoints/} and
+ * {@code tb/} (TensorBoard event files);
  * new runs go to {@code runs/<yyyyMMdd-HHmmss>-<label>} (see {@link #createIn}). Whole files are written to
  * a temporary file and moved into place, so a reader never sees half a file.
  */
@@ -34,6 +35,7 @@ public final class RunDirectory {
   private static final String METRICS = "metrics.csv";
   private static final String LOSS_PLOT = "loss.png";
   private static final String SAMPLES = "samples.txt";
+  private static final String TENSORBOARD = "tb";
   private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
   private final Path dir;
@@ -92,6 +94,11 @@ public final class RunDirectory {
 
   public Path metrics() {
     return dir.resolve(METRICS);
+  }
+
+  /** The folder of the TensorBoard event files. */
+  public Path tensorBoard() {
+    return dir.resolve(TENSORBOARD);
   }
 
   public Checkpoints checkpoints() {

@@ -21,16 +21,15 @@ import org.tensorflow.types.TInt64;
 import org.tensorflow.types.TString;
 
 /**
- * Writes TensorBoard event files into {@code <run>/tb/} with TensorFlow's own summary-writer ops, in a
- * small graph and session of its own (the model's graph is not touched). At every evaluation it logs the
+ * Writes TensorBoard event files into {@link RunDirectory#tensorBoard()} ({@code <run>/tb/}) with
+ * TensorFlow's own summary-writer ops, in a small graph and session of its own (the model's graph is not
+ * touched). At every evaluation it logs the
  * scalars {@link #SCALARS} at the evaluation's step; the run's config.yaml is logged as text tag
  * {@code config} at the first step of each (re)start, the final sample as text tag {@code sample}.
  * On resume, events after the checkpoint's step are first removed from the existing files, then a new file
  * is added, so every (tag, step) occurs once; a fresh (not resumed) run deletes earlier event files.
  */
 public final class TensorBoardListener implements TrainingListener, AutoCloseable {
-  /** The folder under the run directory. */
-  public static final String DIR = "tb";
   /** Scalar tags, in the order they are written. */
   public static final java.util.List<String> SCALARS =
       java.util.List.of("loss/train", "loss/val", "bpc/val", "lr", "tokens_per_sec", "grad_norm");
@@ -76,7 +75,7 @@ public final class TensorBoardListener implements TrainingListener, AutoCloseabl
 
   @Override
   public void started(Start s) {
-    Path dir = s.runDir().resolve(DIR);
+    Path dir = new RunDirectory(s.runDir()).tensorBoard();
     if (s.resumed()) {
       long from = s.firstStep();
       EventFiles.removeEvents(dir, e -> e.getStep() > from
@@ -100,7 +99,7 @@ public final class TensorBoardListener implements TrainingListener, AutoCloseabl
       session.runner().feed(logdir, d).feed(suffix, x).addTarget(create).run().close();
     }
     open = true;
-    Path config = s.runDir().resolve("config.yaml");
+    Path config = new RunDirectory(s.runDir()).config();
     if (Files.exists(config)) {
       text(s.firstStep(), "config", read(config));
     }
