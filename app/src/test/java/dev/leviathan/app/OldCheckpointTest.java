@@ -66,6 +66,10 @@ class OldCheckpointTest {
     assertEquals(0.00016028857, Double.parseDouble(last[4]), 1e-12);
     String runJson = Files.readString(work.resolve("old-run/run.json"));
     assertTrue(runJson.contains("\"resumes\"") && runJson.contains("\"started\""), runJson);
+    // The earlier version's run record is kept as it was, with the resume added.
+    assertTrue(runJson.contains("\"memory-bytes\" : 268435456") && runJson.contains("\"parameters\" : 1472")
+        && runJson.contains("\"started\" : \"2026-12-01T15:30:06.347090799Z\"")
+        && runJson.contains("\"command\" : \"leviathan train --out old-run --steps 8 --resume\""), runJson);
 
     Cli mismatch = Cli.run(work, "train", "--resume", "--out", "old-run", "--steps", "9", "--set", "width=16");
     assertEquals(1, mismatch.code(), mismatch.toString());
