@@ -106,8 +106,8 @@ final class ExportCommand implements Callable<Integer> {
       }
       if (writer == null) {
         throw new IllegalArgumentException("run " + runDir + " has no layer whose parameters the " + format
-            + " format encodes (it is offered by " + String.join(", ", offeredBy) + ", e.g. mlgru or glu-mml with"
-            + " quantize=on), so there is nothing to export");
+            + " format encodes (the format belongs to " + String.join(", ", offeredBy) + "; check their options, e.g."
+            + " quantize), so there is nothing to export");
       }
       ParameterExport chosen = writer;
       AtomicFiles.write(file, o -> chosen.write(o, tensors));
