@@ -6,7 +6,6 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
-import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import java.util.List;
@@ -116,18 +115,9 @@ public final class AftConvMixer implements TokenMixerProvider {
         tf.constant(new int[] {1, s, heads, 1}));
     int context = layer.context();
 
-    return new RecurrentTokenMixer() {
+    return new AftOps.ParallelAndStep() {
       @Override
-      public Operand<TFloat32> apply(Operand<TFloat32> x) {
-        return run(x, false).output();
-      }
-
-      @Override
-      public Step prefill(Operand<TFloat32> x) {
-        return run(x, true);
-      }
-
-      private Step run(Operand<TFloat32> x, boolean withState) {
+      Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, heads, c);
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), heads, 1),
             AftOps.splitLast(tf, qkv.get(2), heads, d), s, i -> tf.reshape(tapColumns.get(i), perHeadColumn),

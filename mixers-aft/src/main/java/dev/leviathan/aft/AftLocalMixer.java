@@ -130,18 +130,9 @@ public final class AftLocalMixer implements TokenMixerProvider {
     Operand<TFloat32> logOutside = tf.math.sub(outside, rowMax); // [Tmax, 1], constant
     Operand<TInt32> column = tf.constant(new int[] {1, -1, 1, 1});
 
-    return new RecurrentTokenMixer() {
+    return new AftOps.ParallelAndStep() {
       @Override
-      public Operand<TFloat32> apply(Operand<TFloat32> x) {
-        return run(x, false).output();
-      }
-
-      @Override
-      public Step prefill(Operand<TFloat32> x) {
-        return run(x, true);
-      }
-
-      private Step run(Operand<TFloat32> x, boolean withState) {
+      Step run(Operand<TFloat32> x, boolean withState) {
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1, 1] each

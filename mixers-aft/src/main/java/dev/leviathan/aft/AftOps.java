@@ -1,6 +1,7 @@
 package dev.leviathan.aft;
 
 import dev.leviathan.core.ops.Layers;
+import dev.leviathan.core.spi.RecurrentTokenMixer;
 import java.util.List;
 import java.util.function.IntFunction;
 import org.tensorflow.Operand;
@@ -42,6 +43,25 @@ final class AftOps {
   static final float NEG = -Float.MAX_VALUE;
 
   private AftOps() {}
+
+  /**
+   * A mixer whose parallel pass can also return its generation state: {@link #apply} and
+   * {@link #prefill} are the same graph, with the state left out or kept.
+   */
+  abstract static class ParallelAndStep implements RecurrentTokenMixer {
+    /** The outputs of {@code x [B, T, C]} and, when {@code withState}, the state after position T-1. */
+    abstract Step run(Operand<TFloat32> x, boolean withState);
+
+    @Override
+    public final Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return run(x, false).output();
+    }
+
+    @Override
+    public final Step prefill(Operand<TFloat32> x) {
+      return run(x, true);
+    }
+  }
 
   /** Number of doubling steps a scan needs to cover {@code context} positions. */
   static int levels(int context) {

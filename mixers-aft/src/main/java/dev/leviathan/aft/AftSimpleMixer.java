@@ -4,7 +4,6 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
-import dev.leviathan.core.spi.RecurrentTokenMixer;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
 import dev.leviathan.core.ops.Layers;
@@ -63,18 +62,9 @@ public final class AftSimpleMixer implements TokenMixerProvider {
     Ops tf = layer.tf();
     var wqkv = layer.params().matrix("w_qkv", c, 3L * c);
     var wo = layer.params().outputMatrix("w_o", c, c);
-    return new RecurrentTokenMixer() {
+    return new AftOps.ParallelAndStep() {
       @Override
-      public Operand<TFloat32> apply(Operand<TFloat32> x) {
-        return run(x, false).output();
-      }
-
-      @Override
-      public Step prefill(Operand<TFloat32> x) {
-        return run(x, true);
-      }
-
-      private Step run(Operand<TFloat32> x, boolean withState) {
+      Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), c, 1);
         Operand<TFloat32> m = AftOps.runningMax(tf, k, layer.context());
