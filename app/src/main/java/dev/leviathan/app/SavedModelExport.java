@@ -44,7 +44,8 @@ import org.tensorflow.types.TInt32;
  * asset {@code assets/}{@value #VOCABULARY} (JSON: tokenizer kind and the token strings, id = index),
  * registered in the MetaGraph's {@code asset_file_def} against the string constant
  * {@code vocabulary_file}, which TensorFlow's loaders set to the asset's absolute path.
- * A next-token {@code step} signature is not exported yet: see {@link #signatures}.
+ * When every token mixer has a step function, {@link GenerationSignatures} adds {@code prefill} and
+ * {@code step} (cached generation with the mixers' states as tensors); otherwise the export says why not.
  */
 final class SavedModelExport {
   static final String SIGNATURE = "logits";
@@ -59,10 +60,22 @@ final class SavedModelExport {
     requireFree(out);
     try (dev.leviathan.trainer.Trainer.LoadedRun loaded = trainer.open(runDir, name)) {
       String prefix = new RunDirectory(runDir).checkpoints().variablesPrefix(name);
-      int variables = export(loaded.resolved().model(loaded.tokenizer().vocabSize()), loaded.tokenizer(), prefix, out);
+      Exported exported = export(loaded.resolved().model(loaded.tokenizer().vocabSize()), loaded.tokenizer(), prefix, out);
+      int v = loaded.tokenizer().vocabSize();
       stdout.printf(java.util.Locale.ROOT, "wrote SavedModel %s: signature '%s' (int32 tokens [B, T] -> float32 logits"
               + " [B, T, %d]), %d variables from checkpoint %s (step %d), vocabulary in assets/%s%n", out, SIGNATURE,
-          loaded.tokenizer().vocabSize(), variables, name, loaded.state().step(), VOCABULARY);
+          v, exported.variables(), name, loaded.state().step(), VOCABULARY);
+      GenerationSignatures.Built g = exported.generation();
+      if (g.missing() != null) {
+        stdout.println(g.missing());
+      } else {
+        long limit = g.positionLimit();
+        String states = g.states() == 1 ? "state_0" : "state_0..state_" + (g.states() - 1);
+        stdout.printf(java.util.Locale.ROOT, "signatures '%s' (int32 tokens [B, P] -> float32 logits [B, %d], %s) and"
+                + " '%s' (int32 token [B], int32 position, %s -> float32 logits [B, %d], %s), %s%n",
+            GenerationSignatures.PREFILL, v, states, GenerationSignatures.STEP, states, v, states,
+            limit == Long.MAX_VALUE ? "no position limit" : "positions below " + limit);
+      }
     }
     return 0;
   }
@@ -84,15 +97,19 @@ final class SavedModelExport {
     }
   }
 
+  /** What {@link #export} wrote: the number of variables and the generation signatures (or why there are none). */
+  record Exported(int variables, GenerationSignatures.Built generation) {}
+
   /**
    * Writes the SavedModel of the checkpoint at {@code variablesPrefix} into {@code out}: built in a
-   * sibling temporary folder, then renamed into place. Returns the number of exported variables.
+   * sibling temporary folder, then renamed into place.
    */
-  static int export(ResolvedModel resolved, Tokenizer tokenizer, String variablesPrefix, Path out) {
+  static Exported export(ResolvedModel resolved, Tokenizer tokenizer, String variablesPrefix, Path out) {
     requireFree(out);
     Path parent = out.toAbsolutePath().getParent();
     Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
     int variables;
+    GenerationSignatures.Built generation;
     try {
       Files.createDirectories(parent);
       try (Graph graph = new Graph()) {
@@ -100,7 +117,9 @@ final class SavedModelExport {
         ParameterStore params = new ParameterStore(resolved.config().layers());
         LanguageModel model = new LanguageModel(tf, resolved, params);
         variables = params.all().size();
-        List<Signature> signatures = signatures(tf, model);
+        List<Signature> signatures = new ArrayList<>(signatures(tf, model));
+        generation = GenerationSignatures.build(tf, model);
+        signatures.addAll(generation.signatures());
         Operand<?> vocabularyFile = tf.withName(VOCABULARY_TENSOR).constant(VOCABULARY);
         try (Session session = new Session(graph)) {
           session.restore(variablesPrefix);
@@ -121,14 +140,12 @@ final class SavedModelExport {
       deleteTree(tmp);
       throw e;
     }
-    return variables;
+    return new Exported(variables, generation);
   }
 
   /**
    * The exported signatures, built into the export graph: {@value #SIGNATURE} (logits at every position)
-   * and the same as {@code serving_default}. A {@code step} signature (one token per sequence plus the
-   * carried mixer state -> logits and the new state) is to be added to this list when every mixer of the
-   * model has a step function.
+   * and the same as {@code serving_default}. The generation signatures are added by {@link #export}.
    */
   static List<Signature> signatures(Ops tf, LanguageModel model) {
     Placeholder<TInt32> tokens = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
