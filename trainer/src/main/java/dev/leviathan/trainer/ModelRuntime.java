@@ -15,6 +15,8 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -120,8 +122,35 @@ public final class ModelRuntime implements AutoCloseable {
     return config;
   }
 
+  /** Nodes of the graph as built (training step, sampling pass and initialisers). */
+  public int graphNodes() {
+    int n = 0;
+    for (var it = graph.operations(); it.hasNext(); it.next()) {
+      n++;
+    }
+    return n;
+  }
+
   /** One optimisation step ({@code step} is 0-based) on a batch of {@code batch} windows. */
   public StepResult step(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed) {
+    return run(x, y, batch, step, lr, dropoutSeed, null).result();
+  }
+
+  /**
+   * One optimisation step like {@link #step} run with TensorFlow's full trace: the run metadata holds
+   * every executed node's timings and output shapes ({@code step_stats}) and the graph as optimised and
+   * executed ({@code partition_graphs}).
+   */
+  public Traced tracedStep(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed) {
+    RunOptions options = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE)
+        .setOutputPartitionGraphs(true).build();
+    return run(x, y, batch, step, lr, dropoutSeed, options);
+  }
+
+  /** A traced step's result and its run metadata. */
+  public record Traced(StepResult result, RunMetadata metadata) {}
+
+  private Traced run(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed, RunOptions options) {
     try (TInt32 xt = tokens(x, batch); TInt32 yt = tokens(y, batch);
         TFloat32 lrT = TFloat32.scalarOf((float) lr);
         TFloat32 c1 = TFloat32.scalarOf(adamw.correction1(step + 1));
@@ -134,8 +163,12 @@ public final class ModelRuntime implements AutoCloseable {
           .feed(model.dropout().training(), training).feed(model.dropout().seed(), seed)
           .fetch(loss).fetch(adamw.gradNorm());
       adamw.updates().forEach(r::addTarget);
-      try (Result res = r.run()) {
-        return new StepResult(((TFloat32) res.get(0)).getFloat(), ((TFloat32) res.get(1)).getFloat());
+      if (options != null) {
+        r.setOptions(options);
+      }
+      try (Result res = options != null ? r.runAndFetchMetadata() : r.run()) {
+        StepResult sr = new StepResult(((TFloat32) res.get(0)).getFloat(), ((TFloat32) res.get(1)).getFloat());
+        return new Traced(sr, res.getMetadata().orElse(null));
       }
     }
   }

@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
         "Random tokens (vocabulary " + BenchWorker.VOCAB + "); every configuration runs in a fresh JVM."},
     footer = {"",
         "CSV columns: mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,",
-        "             forward_ms,peak_mb,status",
+        "             forward_ms,peak_mb,first_step_ms,rss_mb,status",
         "  step_ms         median time of the timed training steps (forward, loss,",
         "                  gradients, AdamW update)",
         "  tokens_per_sec  batch * context / step time",
@@ -48,6 +48,9 @@ import picocli.CommandLine.Spec;
         "                  (Linux VmHWM, reset just before the first step) minus its",
         "                  resident memory at that moment (JVM, TensorFlow, graph,",
         "                  variables): the extra memory the steps need",
+        "  first_step_ms   the first training step, which includes TensorFlow's graph",
+        "                  optimisation (never part of step_ms or tokens_per_sec)",
+        "  rss_mb          peak resident memory of the whole worker process",
         "  status          ok, oom (out of memory, or over --max-memory), timeout (over",
         "                  --time-limit) or error; the numbers are empty unless ok",
         "FILE.png next to FILE.csv: step time and peak memory against context, log-log.",
@@ -55,7 +58,9 @@ import picocli.CommandLine.Spec;
         "--generate measures cached generation instead (one JVM per mixer, model without",
         "position embedding): CSV columns mixer,position,batch,width,layers,context,path,",
         "tokens_per_sec,rss_mb,rss_growth_mb,status; path is step (every layer steps) or",
-        "recompute (a layer without a step function); status limit = past the position limit."})
+        "recompute (a layer without a step function); status limit = past the position limit.",
+        "--profile: FILE-profile-MIXER-T.csv and .txt next to FILE.csv: where a traced step's",
+        "  time goes, per op type and per model scope (see docs/writing-a-mixer.md)."})
 public final class BenchCommand implements Callable<Integer> {
   /** Config keys that bench sets for each configuration, and the option that chooses them. */
   private static final Map<String, String> OWN_KEYS = Map.of("token-mixer", "--mixers", "token-mixers", "--mixers",
@@ -103,6 +108,15 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Config override for every configuration, e.g. intra-op-threads=2 or norm=rmsnorm (repeatable).")
   List<String> sets = new ArrayList<>();
 
+  @Option(names = "--config", paramLabel = "FILE.yaml",
+      description = "Start every configuration from this config (e.g. configs/nanogpt-cpu.yaml: norm, dropout,"
+          + " embeddings, optimiser); the bench options still set mixer, context, width, layers and batch.")
+  Path config;
+
+  @Option(names = "--profile",
+      description = "Also run --steps training steps with TensorFlow's full trace and report where the time goes.")
+  boolean profile;
+
   @Option(names = "--out", paramLabel = "FILE.csv",
       description = "Result table (default: runs/bench-<timestamp>/bench.csv).")
   Path out;
@@ -140,7 +154,7 @@ public final class BenchCommand implements Callable<Integer> {
     for (String name : names) {
       for (int t : ctx) {
         // Fails here, before any process starts, on a bad --set or an option that the mixer refuses.
-        job(name, t, plugins).spec().resolve(registry);
+        job(name, t, plugins, null).spec().resolve(registry);
       }
     }
     Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut();
@@ -158,9 +172,16 @@ public final class BenchCommand implements Callable<Integer> {
         i++;
         stdout.printf(Locale.ROOT, "[%d/%d] %s, context %d ... ", i, total, name, t);
         stdout.flush();
-        Measured m = run(job(name, t, plugins), limitKb);
+        Path profileCsv = profile ? csv.resolveSibling(String.format(Locale.ROOT, "%s-profile-%s-%d.csv",
+            stripCsv(csv.getFileName().toString()), name, t)) : null;
+        Measured m = run(job(name, t, plugins, profileCsv), limitKb);
         rows.add(m.row());
         stdout.println(describe(m));
+        if (profileCsv != null && m.row().ok()) {
+          Path txt = profileCsv.resolveSibling(stripCsv(profileCsv.getFileName().toString()) + ".txt");
+          stdout.println(String.join("\n", lines(txt)));
+          stdout.println("wrote " + profileCsv);
+        }
         writeCsv(csv, rows);
       }
     }
@@ -239,8 +260,13 @@ public final class BenchCommand implements Callable<Integer> {
     return List.copyOf(names);
   }
 
-  private BenchWorker.Job job(String mixer, int context, List<Path> plugins) {
-    return new BenchWorker.Job(mixer, context, batch, width, layers, warmup, steps, seed, plugins, sets);
+  private BenchWorker.Job job(String mixer, int context, List<Path> plugins, Path profileCsv) {
+    return new BenchWorker.Job(mixer, context, batch, width, layers, warmup, steps, seed, plugins, sets,
+        configFile(), profileCsv);
+  }
+
+  private Path configFile() {
+    return config == null ? null : workingDir.resolve(config).toAbsolutePath().normalize();
   }
 
   /** A configuration's outcome and, when it failed, why. */
@@ -354,7 +380,8 @@ public final class BenchCommand implements Callable<Integer> {
       }
       BenchRow row = new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(),
           Long.parseLong(result.get("params")), stepMs, job.batch() * (double) job.context() / (stepMs / 1000),
-          Double.parseDouble(result.get("forward_ms")), peak, BenchRow.OK);
+          Double.parseDouble(result.get("forward_ms")), peak, optional(result, "first_step_ms"),
+          optional(result, "rss_mb"), BenchRow.OK);
       return new Measured(row, detail);
     }
     if (BenchRow.OOM.equals(failureKind)) {
@@ -370,14 +397,21 @@ public final class BenchCommand implements Callable<Integer> {
 
   private static Measured failed(BenchWorker.Job job, Long params, String status, String detail) {
     return new Measured(new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(), params, null,
-        null, null, null, status), detail);
+        null, null, null, null, null, status), detail);
+  }
+
+  private static Double optional(Map<String, String> result, String key) {
+    String v = result.get(key);
+    return v == null ? null : Double.parseDouble(v);
   }
 
   private static String describe(Measured m) {
     BenchRow r = m.row();
     if (r.ok()) {
-      return String.format(Locale.ROOT, "%.1f ms/step, %.0f tokens/s, forward %.1f ms, peak %s MB (%s)", r.stepMs(),
-          r.tokensPerSec(), r.forwardMs(), r.peakMb() == null ? "?" : Reports.number(r.peakMb(), 1), m.detail());
+      return String.format(Locale.ROOT, "%.1f ms/step, %.0f tokens/s, forward %.1f ms, peak %s MB, process peak %s MB,"
+              + " first step %s ms (%s)", r.stepMs(), r.tokensPerSec(), r.forwardMs(),
+          r.peakMb() == null ? "?" : Reports.number(r.peakMb(), 1), r.rssMb() == null ? "?" : Reports.number(r.rssMb(), 1),
+          Reports.number(r.firstStepMs(), 0), m.detail());
     }
     return r.status() + ": " + m.detail();
   }

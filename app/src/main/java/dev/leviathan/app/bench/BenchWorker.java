@@ -33,8 +33,13 @@ import org.tensorflow.exceptions.TFResourceExhaustedException;
  *       training steps needed: activations, gradients and optimiser temporaries, plus the state
  *       TensorFlow keeps from its first run of the step (optimised graph, kernels, thread buffers: tens of
  *       MB that do not grow with the context);
- *   <li>runs one untimed and then {@code steps} timed forward passes (logits and loss, no gradients).
+ *   <li>runs one untimed and then {@code steps} timed forward passes (logits and loss, no gradients);
+ *   <li>with a profile path, runs {@code steps} more training steps with TensorFlow's full trace and
+ *       writes their {@link StepProfile}.
  * </ol>
+ *
+ * The first training step (TensorFlow optimises the graph on it) is reported on its own as
+ * {@code first_step_ms}; {@code rss_mb} is the peak resident set of the whole process.
  *
  * Output protocol on stdout, one line each: {@code bench-built params=N} once the model is built,
  * then {@code bench-result key=value ...} on success or {@code bench-failure oom|error MESSAGE} (exit
@@ -52,14 +57,14 @@ public final class BenchWorker {
 
   /** One configuration to measure. */
   record Job(String mixer, int context, int batch, int width, int layers, int warmup, int steps, long seed,
-      List<Path> plugins, List<String> sets) {
+      List<Path> plugins, List<String> sets, Path config, Path profile) {
 
     /** The run spec of this job: its mixer and shape as typed values, then the {@code --set} overrides. */
     RunSpec spec() {
       List<ConfigValue> values = new ArrayList<>(ConfigValue.mixer(mixer, false));
       values.addAll(List.of(new ConfigValue("context", context), new ConfigValue("width", width),
           new ConfigValue("layers", layers), new ConfigValue("batch", batch), new ConfigValue("seed", seed)));
-      return ConfigLoader.load(null, values, sets);
+      return ConfigLoader.load(config, values, sets);
     }
 
     List<String> toArgs() {
@@ -67,6 +72,12 @@ public final class BenchWorker {
           "--width", str(width), "--layers", str(layers), "--warmup", str(warmup), "--steps", str(steps),
           "--seed", Long.toString(seed)));
       plugins.forEach(p -> a.addAll(List.of("--plugins", p.toString())));
+      if (config != null) {
+        a.addAll(List.of("--config", config.toString()));
+      }
+      if (profile != null) {
+        a.addAll(List.of("--profile", profile.toString()));
+      }
       sets.forEach(s -> a.addAll(List.of("--set", s)));
       return a;
     }
@@ -87,7 +98,8 @@ public final class BenchWorker {
       }
       return new Job(required(one, "--mixer"), num(one, "--context"), num(one, "--batch"), num(one, "--width"),
           num(one, "--layers"), num(one, "--warmup"), num(one, "--steps"), Long.parseLong(required(one, "--seed")),
-          plugins, sets);
+          plugins, sets, one.containsKey("--config") ? Path.of(one.get("--config")) : null,
+          one.containsKey("--profile") ? Path.of(one.get("--profile")) : null);
     }
 
     private static String str(int v) {
@@ -145,17 +157,26 @@ public final class BenchWorker {
         }
 
         System.gc();
+        OptionalLong buildPeakKb = ProcMemory.peakKb("self");
         boolean reset = ProcMemory.resetPeak();
         OptionalLong baseKb = ProcMemory.residentKb("self");
         long step = 0;
+        double firstStepMs = Double.NaN;
         for (int i = 0; i < job.warmup(); i++) {
+          long t0 = System.nanoTime();
           rt.step(x, y, job.batch(), step++, spec.optimizer().lr(), spec.schedule().seed());
+          if (i == 0) {
+            firstStepMs = (System.nanoTime() - t0) / 1e6;
+          }
         }
         double[] stepMs = new double[job.steps()];
         for (int i = 0; i < job.steps(); i++) {
           long t0 = System.nanoTime();
           rt.step(x, y, job.batch(), step++, spec.optimizer().lr(), spec.schedule().seed());
           stepMs[i] = (System.nanoTime() - t0) / 1e6;
+          if (Double.isNaN(firstStepMs)) {
+            firstStepMs = stepMs[i];
+          }
         }
         OptionalLong peakKb = ProcMemory.peakKb("self");
 
@@ -171,17 +192,40 @@ public final class BenchWorker {
         r.put("params", Long.toString(params));
         r.put("step_ms", fmt(median(stepMs)));
         r.put("forward_ms", fmt(median(forwardMs)));
+        r.put("first_step_ms", fmt(firstStepMs));
         if (baseKb.isPresent() && peakKb.isPresent()) {
           r.put("base_mb", fmt(baseKb.getAsLong() / 1024.0));
           r.put("hwm_mb", fmt(peakKb.getAsLong() / 1024.0));
           r.put("peak_mb", fmt(Math.max(0, peakKb.getAsLong() - baseKb.getAsLong()) / 1024.0));
           r.put("peak_reset", Boolean.toString(reset));
+          r.put("rss_mb", fmt(Math.max(buildPeakKb.orElse(0), peakKb.getAsLong()) / 1024.0));
+        }
+        if (job.profile() != null) {
+          profile(rt, job, spec, x, y, step, median(stepMs));
         }
         StringBuilder line = new StringBuilder(RESULT);
         r.forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
         out.println(line);
       }
     }
+  }
+
+  /**
+   * Runs {@code steps} more training steps with TensorFlow's full trace and writes their {@link StepProfile}
+   * as CSV to the job's profile path and as a readable summary next to it ({@code .txt}).
+   */
+  static void profile(ModelRuntime rt, Job job, RunSpec spec, int[] x, int[] y, long step, double stepMs) {
+    List<org.tensorflow.proto.RunMetadata> traces = new ArrayList<>();
+    for (int i = 0; i < job.steps(); i++) {
+      traces.add(rt.tracedStep(x, y, job.batch(), step + i, spec.optimizer().lr(), spec.schedule().seed()).metadata());
+    }
+    StepProfile p = StepProfile.of(traces);
+    int nodes = rt.graphNodes();
+    Path csv = job.profile();
+    String name = csv.getFileName().toString();
+    Path txt = csv.resolveSibling((name.endsWith(".csv") ? name.substring(0, name.length() - 4) : name) + ".txt");
+    dev.leviathan.trainer.AtomicFiles.write(csv, p.csv(nodes, stepMs));
+    dev.leviathan.trainer.AtomicFiles.write(txt, p.summary(nodes, stepMs, 25));
   }
 
   /** The median (mean of the two middle values for an even count). */

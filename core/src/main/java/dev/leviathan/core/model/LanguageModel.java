@@ -43,26 +43,37 @@ public final class LanguageModel {
   private final Operand<TFloat32> wpe;
   private final Operand<TFloat32> lmHead;
   private final Norm finalNorm;
+  private final Ops embeddingOps;
+  private final Ops headOps;
   private final boolean causal;
 
   /** Which provider built each layer's mixers (recorded with checkpoints). */
   public record LayerRecord(int layer, String role, String mixer, String version, String source, MixerOptions options) {}
 
-  private record Block(Norm norm1, TokenMixer tokenMixer, Norm norm2, ChannelMixer channelMixer) {}
+  /** One block; {@code ops} is its name scope ({@code blockI}), which holds the residual additions. */
+  private record Block(Ops ops, Norm norm1, TokenMixer tokenMixer, Norm norm2, ChannelMixer channelMixer) {}
 
+  /** A norm and the name scope its ops are built in. */
   private final class Norm {
+    private final Ops ops;
     private final Operand<TFloat32> gain;
     private final Operand<TFloat32> bias;
 
-    Norm(Parameters p) {
+    Norm(Ops ops, Parameters p) {
+      this.ops = ops;
       gain = p.gain("gain", config.width());
       bias = config.norm() == NormKind.LAYERNORM ? p.bias("bias", config.width()) : null;
     }
 
-    Operand<TFloat32> apply(Ops ops, Operand<TFloat32> x) {
+    Operand<TFloat32> apply(Operand<TFloat32> x) {
+      return apply(ops, x);
+    }
+
+    /** The norm built in scope {@code in}. */
+    Operand<TFloat32> apply(Ops in, Operand<TFloat32> x) {
       return config.norm() == NormKind.LAYERNORM
-          ? Layers.layerNorm(ops, x, gain, bias, NORM_EPS)
-          : Layers.rmsNorm(ops, x, gain, NORM_EPS);
+          ? Layers.layerNorm(in, x, gain, bias, NORM_EPS)
+          : Layers.rmsNorm(in, x, gain, NORM_EPS);
     }
   }
 
@@ -85,20 +96,24 @@ public final class LanguageModel {
       int i = layer.index();
       String blockName = "block" + i;
       Ops blockOps = tf.withSubScope(blockName);
-      Norm n1 = new Norm(params.scoped(blockOps.withSubScope("norm1"), blockName + "/norm1"));
+      Ops norm1Ops = blockOps.withSubScope("norm1");
+      Norm n1 = new Norm(norm1Ops, params.scoped(norm1Ops, blockName + "/norm1"));
       TokenMixer tm = layer.tokenProvider().create(context(blockOps.withSubScope("mix"), mixerScope(i, true), i),
           layer.tokenOptions());
-      Norm n2 = new Norm(params.scoped(blockOps.withSubScope("norm2"), blockName + "/norm2"));
+      Ops norm2Ops = blockOps.withSubScope("norm2");
+      Norm n2 = new Norm(norm2Ops, params.scoped(norm2Ops, blockName + "/norm2"));
       ChannelMixer cm = layer.channelProvider().create(context(blockOps.withSubScope("ffn"), mixerScope(i, false), i),
           layer.channelOptions());
-      blocks.add(new Block(n1, tm, n2, cm));
+      blocks.add(new Block(blockOps, n1, tm, n2, cm));
       layerRecords.add(new LayerRecord(i, "token", layer.tokenMixer().name(), layer.tokenProvider().version(),
           layer.tokenMixer().source(), layer.tokenOptions()));
       layerRecords.add(new LayerRecord(i, "channel", layer.channelMixer().name(), layer.channelProvider().version(),
           layer.channelMixer().source(), layer.channelOptions()));
     }
-    Ops headOps = tf.withSubScope("head");
-    finalNorm = new Norm(params.scoped(headOps.withSubScope("norm"), "head/norm"));
+    headOps = tf.withSubScope("head");
+    Ops finalNormOps = headOps.withSubScope("norm");
+    finalNorm = new Norm(finalNormOps, params.scoped(finalNormOps, "head/norm"));
+    embeddingOps = tf.withSubScope("embedding");
     lmHead = config.tieEmbeddings()
         ? null
         : params.scoped(headOps, "head").matrix("lm_head", config.width(), config.vocabSize());
@@ -131,7 +146,7 @@ public final class LanguageModel {
 
   /** Logits {@code [B, T, vocab]} for tokens {@code [B, T]} with {@code T <= context}. */
   public Operand<TFloat32> logits(Operand<TInt32> tokens) {
-    Ops f = tf.withSubScope("forward");
+    Ops f = embeddingOps;
     Operand<TFloat32> x = f.gather(wte, tokens, f.constant(0));
     if (wpe != null) {
       Operand<TInt32> t = Layers.dim(f, tokens, 1);
@@ -141,11 +156,12 @@ public final class LanguageModel {
     }
     x = dropout.apply(f, x, config.dropout());
     for (Block b : blocks) {
-      x = f.math.add(x, dropout.apply(f, b.tokenMixer().apply(b.norm1().apply(f, x)), config.dropout()));
-      x = f.math.add(x, dropout.apply(f, b.channelMixer().apply(b.norm2().apply(f, x)), config.dropout()));
+      Ops r = b.ops();
+      x = r.math.add(x, dropout.apply(r, b.tokenMixer().apply(b.norm1().apply(x)), config.dropout()));
+      x = r.math.add(x, dropout.apply(r, b.channelMixer().apply(b.norm2().apply(x)), config.dropout()));
     }
-    x = finalNorm.apply(f, x);
-    return lmHead == null ? Layers.linearTransposed(f, x, wte) : Layers.linear(f, x, lmHead, null);
+    x = finalNorm.apply(x);
+    return lmHead == null ? Layers.linearTransposed(headOps, x, wte) : Layers.linear(headOps, x, lmHead, null);
   }
 
   /**

@@ -1,0 +1,483 @@
+package dev.leviathan.app.bench;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.NodeOutput;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.TensorShapeProto;
+
+/**
+ * Where the time of traced training steps goes, from TensorFlow's full-trace run metadata: the step
+ * stats give each executed node's kernel start and end and its output shapes; the partition graphs
+ * give the graph as optimised and executed (op type, inputs, attributes).
+ *
+ * <ul>
+ *   <li>kernel time of a node = {@code op_end - op_start}; the step's wall time = last node end minus
+ *       first node start. With several threads the kernel time may exceed the wall time.
+ *   <li>op type: that of the executed node, so fused kernels (for example {@code _FusedMatMul}) show up
+ *       under their own name;
+ *   <li>scope: from the node name (the graph's name scopes survive optimisation in the name prefix):
+ *       {@code embedding}, {@code blockI/token-mixer}, {@code blockI/channel-mixer},
+ *       {@code blockI/norms}, {@code blockI/residual}, {@code head} (final norm and LM head),
+ *       {@code loss}, {@code optimiser}, {@code parameters} (variable reads) and {@code other}; each
+ *       in phase {@code forward} or {@code backward} (nodes under a {@code gradients} scope) or
+ *       {@code update} (the optimiser);
+ *   <li>matmul FLOPs: {@code 2 * |output| * K} with {@code K} the contracted size, read from the
+ *       first input's shape and the transpose/adjoint attribute.
+ * </ul>
+ */
+public final class StepProfile {
+  /**
+   * Whether an op type is a matrix product whose FLOPs are counted: {@code MatMul}, {@code BatchMatMulV3} and
+   * their fused and oneDNN forms ({@code _FusedMatMul}, {@code _MklNativeFusedMatMul}, ...).
+   */
+  static boolean isMatmul(String op) {
+    return op.contains("MatMul") && !op.startsWith("Sparse");
+  }
+
+  private static final Pattern GRADIENTS = Pattern.compile("(?i)(^|/)gradients(_\\d+)?/");
+  private static final Pattern BLOCK_PART = Pattern.compile("(?:^|/|_)block(\\d+)(?:_\\d+)?/(mix|ffn|norm1|norm2)(?:/|$|_)");
+  private static final Pattern BLOCK = Pattern.compile("(?:^|/|_)block(\\d+)(?:_\\d+)?(?:/|$)");
+
+  /** Totals of one group of executed nodes (per step). */
+  public record Group(int nodes, double kernelMs, double gflop) {
+    /** GFLOP/s of the group's matmuls, or NaN when it has none. */
+    public double gflopPerSec() {
+      return gflop > 0 && kernelMs > 0 ? gflop / (kernelMs / 1000) : Double.NaN;
+    }
+  }
+
+  private final int steps;
+  private final double wallMs;
+  private final double kernelMs;
+  private final int executedNodes;
+  private final int optimisedNodes;
+  private final Map<String, Group> byOp;
+  private final Map<String, Group> byScope;
+
+  private StepProfile(int steps, double wallMs, double kernelMs, int executedNodes, int optimisedNodes,
+      Map<String, Group> byOp, Map<String, Group> byScope) {
+    this.steps = steps;
+    this.wallMs = wallMs;
+    this.kernelMs = kernelMs;
+    this.executedNodes = executedNodes;
+    this.optimisedNodes = optimisedNodes;
+    this.byOp = byOp;
+    this.byScope = byScope;
+  }
+
+  /** The per-step averages over the traced steps {@code traces} (at least one). */
+  public static StepProfile of(List<RunMetadata> traces) {
+    if (traces.isEmpty()) {
+      throw new IllegalArgumentException("a step profile needs at least one traced step");
+    }
+    Map<String, Group> byOp = new HashMap<>();
+    Map<String, Group> byScope = new HashMap<>();
+    double wall = 0;
+    double kernel = 0;
+    int executed = 0;
+    int optimised = 0;
+    for (RunMetadata md : traces) {
+      Map<String, NodeDef> defs = new HashMap<>();
+      for (GraphDef g : md.getPartitionGraphsList()) {
+        g.getNodeList().forEach(n -> defs.put(n.getName(), n));
+      }
+      optimised = Math.max(optimised, defs.size());
+      Map<String, String> backward = backwardScopes(defs);
+      Map<String, List<NodeOutput>> outputs = new HashMap<>();
+      List<NodeExecStats> all = new ArrayList<>();
+      for (DeviceStepStats d : md.getStepStats().getDevStatsList()) {
+        for (NodeExecStats n : d.getNodeStatsList()) {
+          all.add(n);
+          outputs.computeIfAbsent(n.getNodeName(), k -> new ArrayList<>()).addAll(n.getOutputList());
+        }
+      }
+      long first = Long.MAX_VALUE;
+      long last = Long.MIN_VALUE;
+      java.util.Set<String> names = new java.util.HashSet<>();
+      for (NodeExecStats n : all) {
+        long start = startNanos(n);
+        first = Math.min(first, start);
+        last = Math.max(last, start + endRelNanos(n));
+        double ms = kernelNanos(n) / 1e6;
+        String op = opType(n, defs.get(n.getNodeName()));
+        double flop = isMatmul(op) ? matmulFlops(defs.get(n.getNodeName()), outputs) : 0;
+        byOp.merge(op, new Group(1, ms, flop / 1e9), StepProfile::add);
+        String name = n.getNodeName();
+        String where = isGradient(name) ? backward.getOrDefault(name, "other") + " backward" : scope(name);
+        byScope.merge(where, new Group(1, ms, flop / 1e9), StepProfile::add);
+        kernel += ms;
+        names.add(n.getNodeName());
+      }
+      executed += names.size();
+      wall += all.isEmpty() ? 0 : (last - first) / 1e6;
+    }
+    int n = traces.size();
+    return new StepProfile(n, wall / n, kernel / n, executed / n, optimised, perStep(byOp, n), perStep(byScope, n));
+  }
+
+  private static Group add(Group a, Group b) {
+    return new Group(a.nodes + b.nodes, a.kernelMs + b.kernelMs, a.gflop + b.gflop);
+  }
+
+  private static Map<String, Group> perStep(Map<String, Group> m, int steps) {
+    Map<String, Group> out = new TreeMap<>();
+    m.forEach((k, g) -> out.put(k, new Group(Math.round((float) g.nodes / steps), g.kernelMs / steps, g.gflop / steps)));
+    return out;
+  }
+
+  private static long startNanos(NodeExecStats n) {
+    return n.getAllStartNanos() != 0 ? n.getAllStartNanos() : n.getAllStartMicros() * 1000;
+  }
+
+  private static long endRelNanos(NodeExecStats n) {
+    return n.getAllEndRelNanos() != 0 ? n.getAllEndRelNanos() : n.getAllEndRelMicros() * 1000;
+  }
+
+  private static long kernelNanos(NodeExecStats n) {
+    if (n.getOpEndRelNanos() != 0 || n.getOpStartRelNanos() != 0) {
+      return Math.max(0, n.getOpEndRelNanos() - n.getOpStartRelNanos());
+    }
+    return Math.max(0, n.getOpEndRelMicros() - n.getOpStartRelMicros()) * 1000;
+  }
+
+  /** The executed op type: from the optimised graph, else from the timeline label {@code name = Op(...)}. */
+  static String opType(NodeExecStats n, NodeDef def) {
+    if (def != null) {
+      return def.getOp();
+    }
+    String label = n.getTimelineLabel();
+    int eq = label.indexOf(" = ");
+    if (eq >= 0) {
+      int paren = label.indexOf('(', eq);
+      return label.substring(eq + 3, paren < 0 ? label.length() : paren).strip();
+    }
+    return "(unknown)";
+  }
+
+  /** {@code 2 |output| K} of a matrix product, or 0 when a shape is unknown. */
+  static double matmulFlops(NodeDef def, Map<String, List<NodeOutput>> outputs) {
+    if (def == null || def.getInputCount() < 1) {
+      return 0;
+    }
+    TensorShapeProto a = shapeOf(def.getInput(0), outputs);
+    List<NodeOutput> own = outputs.get(def.getName());
+    if (a == null || own == null || own.isEmpty()) {
+      return 0;
+    }
+    TensorShapeProto out = own.get(0).getTensorDescription().getShape();
+    int rank = a.getDimCount();
+    if (rank < 2) {
+      return 0;
+    }
+    boolean transposed = flag(def, "transpose_a") || flag(def, "adj_x");
+    long k = a.getDim(transposed ? rank - 2 : rank - 1).getSize();
+    double size = 1;
+    for (TensorShapeProto.Dim d : out.getDimList()) {
+      size *= d.getSize();
+    }
+    return k > 0 && size > 0 ? 2 * size * k : 0;
+  }
+
+  private static boolean flag(NodeDef def, String attr) {
+    AttrValue v = def.getAttrMap().get(attr);
+    return v != null && v.getB();
+  }
+
+  private static TensorShapeProto shapeOf(String input, Map<String, List<NodeOutput>> outputs) {
+    String name = input.startsWith("^") ? input.substring(1) : input;
+    int slot = 0;
+    int colon = name.lastIndexOf(':');
+    if (colon > 0) {
+      slot = Integer.parseInt(name.substring(colon + 1));
+      name = name.substring(0, colon);
+    }
+    List<NodeOutput> outs = outputs.get(name);
+    if (outs == null) {
+      return null;
+    }
+    for (NodeOutput o : outs) {
+      if (o.getSlot() == slot) {
+        return o.getTensorDescription().getShape();
+      }
+    }
+    return null;
+  }
+
+  private static boolean isGradient(String node) {
+    return GRADIENTS.matcher(node).find();
+  }
+
+  private static String source(String input) {
+    String name = input.startsWith("^") ? input.substring(1) : input;
+    int colon = name.lastIndexOf(':');
+    return colon > 0 ? name.substring(0, colon) : name;
+  }
+
+  /**
+   * The model scope of each gradient node. TensorFlow names them {@code Gradients/<Op>_N} without the scope
+   * of the op they differentiate, so the scope comes from the graph: a gradient op reads the inputs or
+   * outputs of the forward op it differentiates, so it votes for the scopes of the forward consumers of
+   * each forward tensor it reads (or of its producer when nothing else reads it); a gradient op that reads
+   * no forward tensor (a residual's gradient, say) takes the scope of the gradient ops it reads. A tie goes
+   * to the scope later in the forward pass (the tied embedding matrix is read by the embedding and the
+   * head; the head's gradient is the one that reads it).
+   */
+  static Map<String, String> backwardScopes(Map<String, NodeDef> defs) {
+    Map<String, List<String>> consumers = new HashMap<>();
+    for (NodeDef d : defs.values()) {
+      if (!isGradient(d.getName()) && !d.getName().startsWith("opt/")) {
+        for (String in : d.getInputList()) {
+          if (!in.startsWith("^")) {
+            consumers.computeIfAbsent(source(in), k -> new ArrayList<>()).add(d.getName());
+          }
+        }
+      }
+    }
+    Map<String, String> resolved = new HashMap<>();
+    List<NodeDef> pending = new ArrayList<>();
+    for (NodeDef d : defs.values()) {
+      if (!isGradient(d.getName())) {
+        continue;
+      }
+      Map<String, Integer> votes = new TreeMap<>();
+      for (String in : d.getInputList()) {
+        String src = source(in);
+        if (in.startsWith("^") || isGradient(src)) {
+          continue;
+        }
+        for (String c : consumers.getOrDefault(src, List.of(src))) {
+          String where = scope(c).split(" ")[0];
+          if (!where.equals("other") && !where.equals("parameters") && !where.equals("optimiser")) {
+            votes.merge(where, 1, Integer::sum);
+          }
+        }
+      }
+      if (votes.isEmpty()) {
+        pending.add(d);
+      } else {
+        resolved.put(d.getName(), votes.entrySet().stream()
+            .max(Map.Entry.<String, Integer>comparingByValue().thenComparing(e -> order(e.getKey())))
+            .orElseThrow().getKey());
+      }
+    }
+    for (boolean changed = true; changed && !pending.isEmpty(); ) {
+      changed = false;
+      for (java.util.Iterator<NodeDef> it = pending.iterator(); it.hasNext(); ) {
+        NodeDef d = it.next();
+        for (String in : d.getInputList()) {
+          String from = resolved.get(source(in));
+          if (from != null) {
+            resolved.put(d.getName(), from);
+            it.remove();
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    return resolved;
+  }
+
+  /** Position of a scope in the forward pass: embedding, the blocks in order, head, loss. */
+  private static int order(String where) {
+    Matcher m = Pattern.compile("^block(\\d+)/").matcher(where);
+    if (m.find()) {
+      return 1 + Integer.parseInt(m.group(1));
+    }
+    return switch (where) {
+      case "embedding" -> 0;
+      case "head" -> Integer.MAX_VALUE - 1;
+      case "loss" -> Integer.MAX_VALUE;
+      default -> -1;
+    };
+  }
+
+  /** The model scope and phase of a node, {@code "scope phase"}, from its name. */
+  static String scope(String node) {
+    boolean backward = GRADIENTS.matcher(node).find();
+    String phase = backward ? "backward" : "forward";
+    String where;
+    Matcher part = BLOCK_PART.matcher(node);
+    Matcher block = BLOCK.matcher(node);
+    if (node.startsWith("opt/")) {
+      where = "optimiser";
+      phase = "update";
+    } else if (part.find()) {
+      String kind = switch (part.group(2)) {
+        case "mix" -> "token-mixer";
+        case "ffn" -> "channel-mixer";
+        default -> "norms";
+      };
+      where = "block" + part.group(1) + "/" + kind;
+    } else if (block.find()) {
+      where = "block" + block.group(1) + "/residual";
+    } else if (contains(node, "embedding")) {
+      where = "embedding";
+    } else if (contains(node, "head")) {
+      where = "head";
+    } else if (contains(node, "loss")) {
+      where = "loss";
+    } else if (node.startsWith("model/")) {
+      where = "parameters";
+    } else {
+      where = "other";
+    }
+    return where + " " + phase;
+  }
+
+  private static boolean contains(String node, String scope) {
+    return node.startsWith(scope + "/") || node.contains("/" + scope + "/") || node.equals(scope)
+        || node.contains("_" + scope + "/");
+  }
+
+  public int steps() {
+    return steps;
+  }
+
+  /** Mean wall time of a traced step, first node start to last node end. */
+  public double wallMs() {
+    return wallMs;
+  }
+
+  /** Mean sum of the kernel times of a traced step. */
+  public double kernelMs() {
+    return kernelMs;
+  }
+
+  public int executedNodes() {
+    return executedNodes;
+  }
+
+  /** Nodes of the optimised graph that TensorFlow partitioned and ran. */
+  public int optimisedNodes() {
+    return optimisedNodes;
+  }
+
+  /** Per op type, per step. */
+  public Map<String, Group> byOp() {
+    return byOp;
+  }
+
+  /** Per {@code "scope phase"}, per step. */
+  public Map<String, Group> byScope() {
+    return byScope;
+  }
+
+  /** Matmul FLOPs of a step, in GFLOP. */
+  public double matmulGflop() {
+    return byOp.values().stream().mapToDouble(Group::gflop).sum();
+  }
+
+  /** CSV: {@code kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s}, all per step. */
+  public String csv(int graphNodes, double untracedStepMs) {
+    StringBuilder sb = new StringBuilder("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s\n");
+    row(sb, "step", "wall_ms", "", executedNodes, wallMs, Double.NaN, Double.NaN, Double.NaN);
+    row(sb, "step", "kernel_ms", "", executedNodes, kernelMs, 100, matmulGflop(), Double.NaN);
+    row(sb, "step", "untraced_step_ms", "", executedNodes, untracedStepMs, Double.NaN, Double.NaN, Double.NaN);
+    row(sb, "step", "graph_nodes", "", graphNodes, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    row(sb, "step", "optimised_nodes", "", optimisedNodes, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    for (Map.Entry<String, Group> e : sorted(byOp)) {
+      Group g = e.getValue();
+      row(sb, "op", e.getKey(), "", g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+    }
+    for (Map.Entry<String, Group> e : sorted(byScope)) {
+      Group g = e.getValue();
+      String[] sp = e.getKey().split(" ");
+      row(sb, "scope", sp[0], sp[1], g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+    }
+    return sb.toString();
+  }
+
+  /** A readable summary: the step, the top op types and every scope. */
+  public String summary(int graphNodes, double untracedStepMs, int topOps) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT,
+        "profile of %d traced step(s): wall %.1f ms (untraced median step %.1f ms), kernels %.1f ms (%.0f%% of"
+            + " wall), %d nodes executed of %d in the optimised graph (%d built), matmuls %.3f GFLOP at %.1f"
+            + " GFLOP/s%n", steps, wallMs, untracedStepMs, kernelMs, 100 * kernelMs / Math.max(wallMs, 1e-9),
+        executedNodes, optimisedNodes, graphNodes, matmulGflop(),
+        matmulGflop() / Math.max(matmulMs() / 1000, 1e-12)));
+    List<List<String>> ops = new ArrayList<>();
+    List<Map.Entry<String, Group>> sortedOps = sorted(byOp);
+    for (Map.Entry<String, Group> e : sortedOps.subList(0, Math.min(topOps, sortedOps.size()))) {
+      ops.add(cells(e.getKey(), e.getValue()));
+    }
+    sb.append(Reports.table(List.of("op", "nodes", "kernel_ms", "percent", "gflop_per_s"), ops));
+    if (sortedOps.size() > topOps) {
+      sb.append(String.format(Locale.ROOT, "(%d more op types in the CSV)%n", sortedOps.size() - topOps));
+    }
+    sb.append('\n');
+    Map<String, double[]> scopes = new LinkedHashMap<>();
+    Map<String, int[]> nodes = new LinkedHashMap<>();
+    byScope.forEach((k, g) -> {
+      String[] sp = k.split(" ");
+      int col = switch (sp[1]) {
+        case "forward" -> 0;
+        case "backward" -> 1;
+        default -> 2;
+      };
+      scopes.computeIfAbsent(sp[0], x -> new double[3])[col] += g.kernelMs;
+      nodes.computeIfAbsent(sp[0], x -> new int[1])[0] += g.nodes;
+    });
+    List<List<String>> rows = new ArrayList<>();
+    scopes.forEach((s, v) -> rows.add(List.of(s, Integer.toString(nodes.get(s)[0]), ms(v[0]), ms(v[1]), ms(v[2]),
+        ms(v[0] + v[1] + v[2]), pct(100 * (v[0] + v[1] + v[2]) / kernelMs))));
+    rows.sort(Comparator.comparing((List<String> r) -> r.get(0)));
+    sb.append(Reports.table(List.of("scope", "nodes", "forward_ms", "backward_ms", "update_ms", "total_ms", "percent"),
+        rows));
+    return sb.toString();
+  }
+
+  private double matmulMs() {
+    return byOp.entrySet().stream().filter(e -> e.getValue().gflop > 0).mapToDouble(e -> e.getValue().kernelMs).sum();
+  }
+
+  private List<String> cells(String name, Group g) {
+    return List.of(name, Integer.toString(g.nodes), ms(g.kernelMs), pct(percent(g)),
+        Double.isNaN(g.gflopPerSec()) ? "" : String.format(Locale.ROOT, "%.1f", g.gflopPerSec()));
+  }
+
+  private double percent(Group g) {
+    return kernelMs > 0 ? 100 * g.kernelMs / kernelMs : 0;
+  }
+
+  private static List<Map.Entry<String, Group>> sorted(Map<String, Group> m) {
+    List<Map.Entry<String, Group>> l = new ArrayList<>(m.entrySet());
+    l.sort(Comparator.comparingDouble((Map.Entry<String, Group> e) -> -e.getValue().kernelMs)
+        .thenComparing(Map.Entry::getKey));
+    return l;
+  }
+
+  private static String ms(double v) {
+    return String.format(Locale.ROOT, "%.3f", v);
+  }
+
+  private static String pct(double v) {
+    return String.format(Locale.ROOT, "%.1f", v);
+  }
+
+  private static void row(StringBuilder sb, String kind, String name, String phase, int nodes, double ms,
+      double percent, double gflop, double gflopPerSec) {
+    sb.append(kind).append(',').append(Reports.cell(name)).append(',').append(phase).append(',').append(nodes)
+        .append(',').append(num(ms, 4)).append(',').append(num(percent, 2)).append(',').append(num(gflop, 6))
+        .append(',').append(num(gflopPerSec, 2)).append('\n');
+  }
+
+  private static String num(double v, int decimals) {
+    return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%." + decimals + "f", v);
+  }
+}

@@ -1,0 +1,137 @@
+package dev.leviathan.app.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.leviathan.core.plugin.PluginLoadResult;
+import dev.leviathan.core.plugin.PluginLoader;
+import dev.leviathan.trainer.ConfigLoader;
+import dev.leviathan.trainer.ModelRuntime;
+import dev.leviathan.trainer.RunSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.RunMetadata;
+
+/** {@link StepProfile} on the real full trace of a tiny attention model's training steps. */
+class StepProfileTest {
+  static final int B = 2, T = 8, C = 16, H = 2, LAYERS = 2, V = BenchWorker.VOCAB;
+  static StepProfile profile;
+  static int graphNodes;
+
+  @BeforeAll
+  static void trace() {
+    try (PluginLoadResult plugins = new PluginLoader(StepProfileTest.class.getClassLoader()).discover(List.of())) {
+      RunSpec cfg = ConfigLoader.load(null, List.of("token-mixer=attention", "token-mixer-options={heads: " + H + "}",
+          "context=" + T, "width=" + C, "layers=" + LAYERS, "batch=" + B));
+      try (ModelRuntime rt = ModelRuntime.create(cfg.resolve(plugins.registry()).model(V), cfg, true)) {
+        rt.initialize(1);
+        int[] x = new int[B * T];
+        int[] y = new int[B * T];
+        for (int i = 0; i < x.length; i++) {
+          x[i] = (7 * i) % V;
+          y[i] = (5 * i + 3) % V;
+        }
+        rt.step(x, y, B, 0, 1e-3, 1);
+        List<RunMetadata> traces = new ArrayList<>();
+        for (int s = 1; s <= 2; s++) {
+          traces.add(rt.tracedStep(x, y, B, s, 1e-3, 1).metadata());
+        }
+        profile = StepProfile.of(traces);
+        graphNodes = rt.graphNodes();
+      }
+    }
+  }
+
+  /**
+   * Every matrix product of the step, counted from the traced shapes: forward per block q/k/v (C x 3C),
+   * scores and weighted sum (T x T x C each), output (C x C), the MLP (C x 4C twice), then the tied head
+   * (C x V); backward computes two products of the same size for each (input and weight gradients).
+   */
+  @Test
+  void matmulFlopsFromTheTracedShapesMatchTheModel() {
+    double bt = B * T;
+    double block = 2 * bt * C * 3 * C + 2 * 2 * B * T * T * (double) C + 2 * bt * C * C + 2 * 2 * bt * C * 4 * C;
+    double forward = LAYERS * block + 2 * bt * C * V;
+    assertEquals(3 * forward / 1e9, profile.matmulGflop(), 1e-12, profile.csv(graphNodes, 0));
+  }
+
+  @Test
+  void everyModelScopeIsFoundInForwardBackwardAndUpdate() {
+    Set<String> scopes = new TreeSet<>(profile.byScope().keySet());
+    for (String s : List.of("embedding forward", "embedding backward", "head forward", "head backward", "loss forward",
+        "loss backward", "optimiser update")) {
+      assertTrue(scopes.contains(s), s + " in " + scopes);
+    }
+    for (int i = 0; i < LAYERS; i++) {
+      for (String part : List.of("token-mixer", "channel-mixer", "norms")) {
+        for (String phase : List.of("forward", "backward")) {
+          String s = "block" + i + "/" + part + " " + phase;
+          assertTrue(scopes.contains(s), s + " in " + scopes);
+        }
+      }
+    }
+    // the model's matmuls all sit in a block's mixers or the head, none in "other"
+    double blockFlops = profile.byScope().entrySet().stream()
+        .filter(e -> e.getKey().matches("block\\d+/(token|channel)-mixer .*|head .*"))
+        .mapToDouble(e -> e.getValue().gflop()).sum();
+    assertEquals(profile.matmulGflop(), blockFlops, 1e-12);
+    // backward nodes carry no scope in their names; read from the graph, each scope's backward products
+    // (input and weight gradients) are twice its forward ones
+    for (String s : List.of("block0/token-mixer", "block1/channel-mixer", "head")) {
+      double fwd = profile.byScope().get(s + " forward").gflop();
+      assertTrue(fwd > 0, s);
+      assertEquals(2 * fwd, profile.byScope().get(s + " backward").gflop(), 1e-12, s);
+    }
+  }
+
+  @Test
+  void opAndScopeGroupsPartitionTheExecutedNodes() {
+    int opNodes = profile.byOp().values().stream().mapToInt(StepProfile.Group::nodes).sum();
+    int scopeNodes = profile.byScope().values().stream().mapToInt(StepProfile.Group::nodes).sum();
+    assertEquals(opNodes, scopeNodes);
+    assertTrue(opNodes >= profile.executedNodes() && profile.executedNodes() > 100, opNodes + " vs "
+        + profile.executedNodes());
+    assertTrue(profile.optimisedNodes() >= profile.executedNodes() - 2, "executed nodes come from the optimised graph");
+    assertTrue(graphNodes > profile.optimisedNodes() / 2, "built graph " + graphNodes);
+    double opMs = profile.byOp().values().stream().mapToDouble(StepProfile.Group::kernelMs).sum();
+    assertEquals(profile.kernelMs(), opMs, 1e-9 * Math.max(1, opMs));
+    assertTrue(profile.wallMs() > 0 && profile.kernelMs() > 0);
+  }
+
+  @Test
+  void theCsvHasOneRowPerOpTypeAndScopeWithItsMatmulRate() {
+    List<String> lines = profile.csv(graphNodes, 1.5).lines().toList();
+    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s", lines.get(0));
+    long ops = lines.stream().filter(l -> l.startsWith("op,")).count();
+    long scopes = lines.stream().filter(l -> l.startsWith("scope,")).count();
+    assertEquals(profile.byOp().size(), ops);
+    assertEquals(profile.byScope().size(), scopes);
+    assertTrue(lines.contains("step,untraced_step_ms,," + profile.executedNodes() + ",1.5000,,,"), lines.toString());
+    for (String l : lines) {
+      assertEquals(8, l.split(",", -1).length, l);
+    }
+    Map.Entry<String, StepProfile.Group> mm = profile.byOp().entrySet().stream()
+        .filter(e -> StepProfile.isMatmul(e.getKey())).findFirst().orElseThrow();
+    assertTrue(mm.getValue().gflop() > 0, mm.toString());
+  }
+
+  @Test
+  void scopesAreReadFromNodeNames() {
+    assertEquals("block3/token-mixer forward", StepProfile.scope("block3/mix/MatMul"));
+    assertEquals("block3/token-mixer backward", StepProfile.scope("gradients/block3/mix/MatMul_grad/MatMul_1"));
+    assertEquals("block0/norms forward", StepProfile.scope("block0/norm2/Mean"));
+    assertEquals("block0/norms forward", StepProfile.scope("block0_1/norm2/Mean_1"));
+    assertEquals("block1/channel-mixer backward", StepProfile.scope("Gradients_1/block1/ffn/Erf_grad/Exp"));
+    assertEquals("block1/residual forward", StepProfile.scope("block1/Add_1"));
+    assertEquals("optimiser update", StepProfile.scope("opt/model.wte/ApplyAdam"));
+    assertEquals("loss backward", StepProfile.scope("gradients/loss/SparseSoftmaxCrossEntropyWithLogits_grad/mul"));
+    assertEquals("other forward", StepProfile.scope("inputs"));
+    assertEquals("embedding forward", StepProfile.scope("embedding/GatherV2"));
+    assertEquals("head forward", StepProfile.scope("head/norm/Rsqrt"));
+  }
+}
