@@ -21,7 +21,9 @@ import org.tensorflow.types.TFloat32;
  *   p = p - lr (wd p [decayed parameters only])  - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * </pre>
  *
- * The decay uses the value of p before the step (as PyTorch's AdamW does). The learning rate and the
+ * The decay uses the value of p before the step (as PyTorch's AdamW does): {@code p = p (1 - lr wd)}, then
+ * TensorFlow's fused {@code ApplyAdam} kernel performs the moment updates and the step in one op per
+ * parameter. The global norm is {@code sqrt(2 sum L2Loss(g))}. The learning rate and the
  * bias corrections {@code 1 - b1^t}, {@code 1 - b2^t} are fed each step, so the schedule lives in Java and
  * the moment estimates are ordinary variables saved with the checkpoint.
  */
@@ -46,36 +48,46 @@ public final class AdamW {
     lr = tf.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     correction1 = tf.withName("correction1").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     correction2 = tf.withName("correction2").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    List<Operand<TFloat32>> squares = new ArrayList<>();
+    // global norm: L2Loss is sum(g^2) / 2, one kernel per gradient
+    List<Operand<TFloat32>> halfSquares = new ArrayList<>();
     for (Operand<TFloat32> g : grads) {
-      squares.add(tf.sum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
+      halfSquares.add(tf.nn.l2Loss(g));
     }
     // AddN needs two or more inputs
-    Operand<TFloat32> total = squares.size() == 1 ? squares.get(0) : tf.math.addN(squares);
-    gradNorm = tf.withName("grad_norm").math.sqrt(total);
+    Operand<TFloat32> halfTotal = halfSquares.size() == 1 ? halfSquares.get(0) : tf.math.addN(halfSquares);
+    org.tensorflow.op.math.Sqrt<TFloat32> norm = tf.withName("grad_norm").math.sqrt(tf.math.mul(tf.constant(2f), halfTotal));
+    gradNorm = norm;
     Operand<TFloat32> scale = clip > 0
         ? tf.math.div(tf.constant((float) clip), tf.math.maximum(gradNorm, tf.constant((float) clip)))
-        : tf.constant(1f);
+        : null;
+    // ApplyAdam computes var -= lr sqrt(1 - beta2Power) / (1 - beta1Power) m / (sqrt(v) + epsilon), which is
+    // the step above with beta1Power = 1 - correction1, beta2Power = 1 - correction2 and
+    // epsilon = eps sqrt(correction2)
+    Operand<TFloat32> beta1Power = tf.math.sub(tf.constant(1f), correction1);
+    Operand<TFloat32> beta2Power = tf.math.sub(tf.constant(1f), correction2);
+    Operand<TFloat32> epsilon = tf.math.mul(tf.constant((float) eps), tf.math.sqrt(correction2));
+    Operand<TFloat32> b1 = tf.constant(this.beta1);
+    Operand<TFloat32> b2 = tf.constant(this.beta2);
+    Operand<TFloat32> keep = tf.math.sub(tf.constant(1f), tf.math.mul(lr, tf.constant((float) weightDecay)));
+    // Every update waits for the whole backward pass (the global norm reads every gradient), so no update
+    // can change a parameter that a gradient still has to read.
     for (int i = 0; i < params.size(); i++) {
       Parameter p = params.get(i);
-      Ops po = tf.withSubScope(p.name().replace('/', '.'));
+      Ops scoped = tf.withSubScope(p.name().replace('/', '.'));
+      Ops po = scoped.withControlDependencies(List.of(norm));
       Variable<TFloat32> var = p.variable();
-      Variable<TFloat32> m = po.withName("m").variable(Shape.of(p.shape()), TFloat32.class);
-      Variable<TFloat32> v = po.withName("v").variable(Shape.of(p.shape()), TFloat32.class);
-      zeroInit.add(po.assign(m, po.zerosLike(m)));
-      zeroInit.add(po.assign(v, po.zerosLike(v)));
-      Operand<TFloat32> g = po.math.mul(grads.get(i), scale);
-      Operand<TFloat32> newM = po.assign(m,
-          po.math.add(po.math.mul(po.constant(this.beta1), m), po.math.mul(po.constant(1 - this.beta1), g)));
-      Operand<TFloat32> newV = po.assign(v,
-          po.math.add(po.math.mul(po.constant(this.beta2), v), po.math.mul(po.constant(1 - this.beta2), po.math.square(g))));
-      Operand<TFloat32> mHat = po.math.div(newM, correction1);
-      Operand<TFloat32> vHat = po.math.div(newV, correction2);
-      Operand<TFloat32> step = po.math.div(mHat, po.math.add(po.math.sqrt(vHat), po.constant((float) eps)));
+      Variable<TFloat32> m = scoped.withName("m").variable(Shape.of(p.shape()), TFloat32.class);
+      Variable<TFloat32> v = scoped.withName("v").variable(Shape.of(p.shape()), TFloat32.class);
+      zeroInit.add(scoped.assign(m, scoped.zerosLike(m)));
+      zeroInit.add(scoped.assign(v, scoped.zerosLike(v)));
+      Operand<TFloat32> g = scale == null ? grads.get(i) : po.math.mul(grads.get(i), scale);
+      Ops adam = po;
       if (p.decay() && weightDecay > 0) {
-        step = po.math.add(step, po.math.mul(po.constant((float) weightDecay), var));
+        // decoupled decay from the value before the step: p (1 - lr wd), then the Adam step
+        Op decayed = po.assign(var, po.math.mul(var, keep));
+        adam = po.withControlDependencies(List.of(decayed));
       }
-      updates.add(po.assignSub(var, po.math.mul(lr, step)));
+      updates.add(adam.train.applyAdam(var, m, v, beta1Power, beta2Power, lr, b1, b2, epsilon, g));
     }
   }
 
