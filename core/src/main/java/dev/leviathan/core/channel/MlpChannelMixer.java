@@ -8,7 +8,9 @@ import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
 import java.util.List;
+import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 
 /**
  * {@code mlp}: GPT-2's position-wise feed-forward network, {@code y = gelu(x W_1 + b_1) W_2 + b_2}
@@ -47,6 +49,11 @@ public final class MlpChannelMixer implements ChannelMixerProvider {
     var b1 = bias ? layer.params().bias("b1", hidden) : null;
     var w2 = layer.params().outputMatrix("w2", hidden, c);
     var b2 = bias ? layer.params().bias("b2", c) : null;
-    return x -> Layers.linear(tf, Layers.gelu(tf, Layers.linear(tf, x, w1, b1)), w2, b2);
+    // on the 2-D [B*T, C] rows throughout: one reshape in and one out instead of one pair per projection
+    return x -> {
+      Operand<TFloat32> rows = tf.reshape(x, tf.constant(new int[] {-1, c}));
+      Operand<TFloat32> y = Layers.linear(tf, Layers.gelu(tf, Layers.linear(tf, rows, w1, b1)), w2, b2);
+      return tf.reshape(y, tf.shape(x));
+    };
   }
 }

@@ -8,7 +8,9 @@ import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
 import java.util.List;
+import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 
 /**
  * {@code swiglu}: gated feed-forward network {@code y = (silu(x W_g) ⊙ x W_u) W_d}, hidden width
@@ -48,7 +50,12 @@ public final class SwiGluChannelMixer implements ChannelMixerProvider {
     var wg = layer.params().matrix("w_gate", c, hidden);
     var wu = layer.params().matrix("w_up", c, hidden);
     var wd = layer.params().outputMatrix("w_down", hidden, c);
-    return x -> Layers.linear(tf,
-        tf.math.mul(Layers.silu(tf, Layers.linear(tf, x, wg, null)), Layers.linear(tf, x, wu, null)), wd, null);
+    // on the 2-D [B*T, C] rows throughout: one reshape in and one out instead of one pair per projection
+    return x -> {
+      Operand<TFloat32> rows = tf.reshape(x, tf.constant(new int[] {-1, c}));
+      Operand<TFloat32> y = Layers.linear(tf,
+          tf.math.mul(Layers.silu(tf, Layers.linear(tf, rows, wg, null)), Layers.linear(tf, rows, wu, null)), wd, null);
+      return tf.reshape(y, tf.shape(x));
+    };
   }
 }
