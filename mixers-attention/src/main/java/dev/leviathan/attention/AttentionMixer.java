@@ -113,11 +113,11 @@ public final class AttentionMixer implements TokenMixerProvider {
     public Step prefill(Operand<TFloat32> x) {
       Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
       var parts = tf.split(tf.constant(2), qkv, 3L);
-      Operand<TFloat32> q = Layers.splitHeads(tf, parts.output().get(0), heads);
+      // the 1/sqrt(d) scale goes on q ([B, T, C]) rather than on the scores ([B, H, T, T])
+      Operand<TFloat32> q = Layers.splitHeads(tf, tf.math.mul(parts.output().get(0), tf.constant(scale)), heads);
       Operand<TFloat32> k = Layers.splitHeads(tf, parts.output().get(1), heads);
       Operand<TFloat32> v = Layers.splitHeads(tf, parts.output().get(2), heads);
-      Operand<TFloat32> scores = tf.math.mul(
-          tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)), tf.constant(scale));
+      Operand<TFloat32> scores = tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true));
       scores = tf.math.add(scores, Layers.causalMask(tf, Layers.dim(tf, x, 1)));
       Operand<TFloat32> att = layer.dropout(tf.nn.softmax(scores), dropout);
       Operand<TFloat32> y = tf.train.batchMatMul(att, v, TFloat32.class);
