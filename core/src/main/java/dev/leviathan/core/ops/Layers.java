@@ -4,6 +4,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.op.nn.FusedBatchNorm;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -68,14 +69,25 @@ public final class Layers {
     return tf.math.mul(x, tf.math.sigmoid(x));
   }
 
-  /** LayerNorm over the last axis with gain and (optional) bias. */
+  /**
+   * LayerNorm over the last axis with gain and (optional) bias:
+   * {@code (x - mean(x)) / sqrt(var(x) + eps) * gain + bias}, variance without Bessel's correction.
+   *
+   * <p>Computed by TensorFlow's fused batch-norm kernel: the rows {@code [N, C]} viewed as an NCHW image
+   * {@code [1, N, C, 1]} have one "channel" per row, and batch norm in training mode normalises each
+   * channel over its {@code C} values. Forward and gradient are one kernel each instead of about 80 small
+   * ops per norm.
+   */
   public static Operand<TFloat32> layerNorm(
       Ops tf, Operand<TFloat32> x, Operand<TFloat32> gain, Operand<TFloat32> bias, float eps) {
-    Operand<TInt32> last = tf.constant(-1);
-    Operand<TFloat32> mean = tf.math.mean(x, last, org.tensorflow.op.math.Mean.keepDims(true));
-    Operand<TFloat32> centred = tf.math.sub(x, mean);
-    Operand<TFloat32> var = tf.math.mean(tf.math.square(centred), last, org.tensorflow.op.math.Mean.keepDims(true));
-    Operand<TFloat32> y = tf.math.mul(tf.math.mul(centred, tf.math.rsqrt(tf.math.add(var, tf.constant(eps)))), gain);
+    int c = (int) x.shape().size(x.shape().numDimensions() - 1);
+    Operand<TFloat32> image = tf.reshape(x, tf.constant(new int[] {1, -1, c, 1}));
+    Operand<TInt32> rows = tf.slice(tf.shape(image), tf.constant(new int[] {1}), tf.constant(new int[] {1}));
+    Operand<TFloat32> empty = tf.constant(new float[0]);
+    FusedBatchNorm<TFloat32, TFloat32> bn = tf.nn.fusedBatchNorm(image, tf.fill(rows, tf.constant(1f)),
+        tf.fill(rows, tf.constant(0f)), empty, empty, FusedBatchNorm.epsilon(eps), FusedBatchNorm.dataFormat("NCHW"),
+        FusedBatchNorm.isTraining(true));
+    Operand<TFloat32> y = tf.math.mul(tf.reshape(bn.y(), tf.shape(x)), gain);
     return bias == null ? y : tf.math.add(y, bias);
   }
 
