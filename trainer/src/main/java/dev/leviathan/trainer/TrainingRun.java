@@ -48,8 +48,11 @@ final class TrainingRun {
     int steps = spec.schedule().steps();
     long tokensPerStep = (long) spec.schedule().batch() * spec.model().context();
     long t0 = System.nanoTime();
+    // tokens/s leaves out the first step of the process (TensorFlow optimises the graph on it) once
+    // another step has run
     long stepNanos = 0;
     long stepsTimed = 0;
+    long firstStepNanos = -1;
     double tokensPerSec = 0;
     while (progress.step < steps) {
       if (stop.get()) {
@@ -60,16 +63,23 @@ final class TrainingRun {
       double lr = schedule.at(progress.step);
       long s0 = System.nanoTime();
       ModelRuntime.StepResult r = executor.step(batch, progress.step, lr);
-      stepNanos += System.nanoTime() - s0;
+      long took = System.nanoTime() - s0;
+      if (firstStepNanos < 0) {
+        firstStepNanos = took;
+      } else {
+        stepNanos += took;
+        stepsTimed++;
+      }
       if (!Double.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
         throw new Trainer.DivergedException("training diverged at step " + (progress.step + 1) + ": the loss is "
             + r.loss() + "; the last good checkpoint in " + checkpointRoot + " is intact. Lower lr (--set lr=...) or"
             + " check the mixer's numerical stability, then --resume");
       }
       progress.step++;
-      stepsTimed++;
       double secs = (System.nanoTime() - t0) / 1e9;
-      tokensPerSec = stepsTimed * tokensPerStep / Math.max(stepNanos / 1e9, 1e-9);
+      tokensPerSec = stepsTimed > 0
+          ? stepsTimed * tokensPerStep / Math.max(stepNanos / 1e9, 1e-9)
+          : tokensPerStep / Math.max(firstStepNanos / 1e9, 1e-9);
       listener.stepped(progress.step, r.loss(), lr, tokensPerSec);
       listener.gradientNorm(progress.step, r.gradNorm());
       boolean end = progress.step == steps;
