@@ -112,11 +112,15 @@ public final class AttentionMixer implements TokenMixerProvider {
     @Override
     public Step prefill(Operand<TFloat32> x) {
       Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
-      var parts = tf.split(tf.constant(2), qkv, 3L);
-      // the 1/sqrt(d) scale goes on q ([B, T, C]) rather than on the scores ([B, H, T, T])
-      Operand<TFloat32> q = Layers.splitHeads(tf, tf.math.mul(parts.output().get(0), tf.constant(scale)), heads);
-      Operand<TFloat32> k = Layers.splitHeads(tf, parts.output().get(1), heads);
-      Operand<TFloat32> v = Layers.splitHeads(tf, parts.output().get(2), heads);
+      // one transpose for q, k and v together: [B, T, 3, H, D] -> [3, B, H, T, D]
+      Operand<TInt32> bt = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+      Operand<TFloat32> split = tf.reshape(qkv,
+          tf.concat(List.of(bt, tf.constant(new int[] {3, heads, width / heads})), tf.constant(0)));
+      var parts = tf.unstack(tf.linalg.transpose(split, tf.constant(new int[] {2, 0, 3, 1, 4})), 3L).output();
+      // the 1/sqrt(d) scale goes on q ([B, H, T, D]) rather than on the scores ([B, H, T, T])
+      Operand<TFloat32> q = tf.math.mul(parts.get(0), tf.constant(scale));
+      Operand<TFloat32> k = parts.get(1);
+      Operand<TFloat32> v = parts.get(2);
       Operand<TFloat32> scores = tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true));
       scores = tf.math.add(scores, Layers.causalMask(tf, Layers.dim(tf, x, 1)));
       Operand<TFloat32> att = layer.dropout(tf.nn.softmax(scores), dropout);
