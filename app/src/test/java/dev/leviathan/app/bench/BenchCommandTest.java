@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code leviathan bench} end to end: every configuration in its own worker JVM. */
 class BenchCommandTest {
   static final String HEADER =
-      "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,status";
+      "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,first_step_ms,rss_mb,status";
 
   @TempDir Path work;
 
@@ -43,7 +43,13 @@ class BenchCommandTest {
       double peak = Double.parseDouble(f[9]);
       assertTrue(peak > 0 && peak < 4096, "peak memory of a 16-token step: " + peak + " MB");
     }
-    assertEquals("ok", f[10]);
+    double firstStepMs = Double.parseDouble(f[10]);
+    assertTrue(firstStepMs > 0, "the first step is reported on its own: " + lines.get(1));
+    if (Files.exists(Path.of("/proc/self/status"))) {
+      double rss = Double.parseDouble(f[11]);
+      assertTrue(rss > Double.parseDouble(f[9]), "the process's peak includes the JVM and the model: " + lines.get(1));
+    }
+    assertEquals("ok", f[12]);
 
     byte[] png = Files.readAllBytes(work.resolve("b/tiny.png"));
     assertTrue(png.length > 1000, "plot has content");
@@ -58,7 +64,7 @@ class BenchCommandTest {
         "--steps", "1000000", "--time-limit", "1", "--out", "t/bench.csv");
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("t/bench.csv"));
-    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,timeout", "attention,16,1,16,1,,,,,,timeout"),
+    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,,,timeout", "attention,16,1,16,1,,,,,,,,timeout"),
         lines.stream().map(l -> l.replaceFirst("^(attention,\\d+,1,16,1,)\\d+", "$1")).toList(),
         "params may be known when the model was built before the limit; every number after it is empty");
     assertTrue(r.out().contains("[2/2] attention, context 16 ... timeout: over the time limit of 1 s"), r.out());
@@ -72,7 +78,7 @@ class BenchCommandTest {
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("m/bench.csv"));
     assertEquals(2, lines.size(), lines.toString());
-    assertTrue(lines.get(1).endsWith(",,,,,oom"), lines.get(1));
+    assertTrue(lines.get(1).endsWith(",,,,,,,oom"), lines.get(1));
     assertTrue(r.out().contains("oom: resident memory passed --max-memory 64 MB"), r.out());
   }
 
@@ -92,6 +98,25 @@ class BenchCommandTest {
   }
 
   /** The parameter count of the model, built in this JVM. */
+  @Test
+  void profileWritesWhereTheStepTimeGoesAndConfigSetsTheModel() throws Exception {
+    // no position embedding: the config file is what bench builds from
+    Files.writeString(work.resolve("small.yaml"), "position-embedding: false\nnorm: layernorm\n");
+    CliRun r = CliRun.run(work, "bench", "--config", "small.yaml", "--mixers", "attention", "--context", "8", "--width",
+        "16", "--layers", "1", "--warmup", "1", "--steps", "1", "--profile", "--out", "p/bench.csv");
+    assertEquals(0, r.code(), r.toString());
+    String[] f = Files.readAllLines(work.resolve("p/bench.csv")).get(1).split(",", -1);
+    assertEquals(expectedParameters("attention", BenchWorker.VOCAB, 8, 16, 1) - 8 * 16, Long.parseLong(f[5]),
+        "parameters without the 8 x 16 position table");
+    List<String> profile = Files.readAllLines(work.resolve("p/bench-profile-attention-8.csv"));
+    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s", profile.get(0));
+    assertTrue(profile.stream().anyMatch(l -> l.startsWith("scope,block0/token-mixer,backward,")), profile.toString());
+    assertTrue(profile.stream().anyMatch(l -> l.startsWith("scope,optimiser,update,")), profile.toString());
+    assertTrue(profile.stream().anyMatch(l -> l.startsWith("op,ApplyAdam,")), profile.toString());
+    assertTrue(Files.readString(work.resolve("p/bench-profile-attention-8.txt")).startsWith("profile of 1 traced step"));
+    assertTrue(r.out().contains("block0/token-mixer"), r.out());
+  }
+
   static long expectedParameters(String mixer, int vocab, int context, int width, int layers) {
     RunSpec cfg = ConfigLoader.load(null, List.of("token-mixer=" + mixer, "context=" + context, "width=" + width,
         "layers=" + layers));
