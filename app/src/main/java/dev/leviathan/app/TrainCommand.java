@@ -11,13 +11,16 @@ import dev.leviathan.trainer.ResolvedRun;
 import dev.leviathan.trainer.RunDirectory;
 import dev.leviathan.trainer.RunMetadata;
 import dev.leviathan.trainer.RunSpec;
+import dev.leviathan.trainer.RuntimeSpec;
 import dev.leviathan.trainer.Trainer;
+import dev.leviathan.trainer.cluster.ClusterSpec;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
@@ -65,6 +68,17 @@ final class TrainCommand implements Callable<Integer> {
           + " (fails when no GPU is visible). Default: ${DEFAULT-VALUE}.")
   Devices.Choice device;
 
+  @Option(names = "--cluster", paramLabel = "HOST:PORT,...",
+      description = "Every worker of a data-parallel run, task 0 first (instead of TF_CONFIG; with --task).")
+  String cluster;
+
+  @Option(names = "--task", paramLabel = "I", description = "This worker's index into --cluster.")
+  String task;
+
+  @Option(names = "--collective-timeout", paramLabel = "SECONDS",
+      description = "Data-parallel runs: how long a worker waits for the others at a step. Default: 60.")
+  Float collectiveTimeout;
+
   private final Trainer trainer;
   private final MixerRegistry registry;
   private final PrintStream stdout;
@@ -72,11 +86,14 @@ final class TrainCommand implements Callable<Integer> {
   private final Path workingDir;
   private final boolean installSignalHandler;
   private final PluginLoadResult found;
+  private final Map<String, String> env;
 
   @Inject
   TrainCommand(Trainer trainer, MixerRegistry registry, @Named("out") PrintStream stdout,
       @Named("err") PrintStream stderr, @Named("workingDir") Path workingDir,
-      @Named("installSignalHandler") Boolean installSignalHandler, PluginLoadResult found) {
+      @Named("installSignalHandler") Boolean installSignalHandler, PluginLoadResult found,
+      @Named("env") Map<String, String> env) {
+    this.env = env;
     this.trainer = trainer;
     this.registry = registry;
     this.stdout = stdout;
@@ -91,8 +108,14 @@ final class TrainCommand implements Callable<Integer> {
     found.problemLines().forEach(p -> stderr.println("warning: " + p));
     RunDirectory resumed = resume ? resumeDir() : null;
     Path base = config != null ? workingDir.resolve(config) : resumed != null ? resumed.config() : null;
+    ClusterSpec clusterSpec = ClusterSpec.resolve(env.get(ClusterSpec.TF_CONFIG), cluster, task).orElse(null);
+    if (clusterSpec == null && collectiveTimeout != null) {
+      throw new ConfigException("--collective-timeout needs a cluster (TF_CONFIG or --cluster/--task)");
+    }
     RunSpec spec = RunConfigs.resolve(base, mixer, data, steps, seed, allowNoncausal, sets, workingDir)
-        .withDevice(device);
+        .withDevice(device)
+        .withCluster(clusterSpec, collectiveTimeout != null ? collectiveTimeout
+            : RuntimeSpec.DEFAULT_COLLECTIVE_TIMEOUT_SECONDS);
     if (printConfig) {
       stdout.print(ConfigLoader.toYaml(spec));
       return 0;
@@ -113,6 +136,17 @@ final class TrainCommand implements Callable<Integer> {
     Devices.Placement placement = Devices.place(device);
     stdout.println(placement.describe());
     RunMetadata launch = RunMetadata.launched("leviathan train " + String.join(" ", commandLine()), placement);
+    if (clusterSpec != null) {
+      if (placement.modelDevice().toLowerCase(Locale.ROOT).equals("gpu")) {
+        throw new ConfigException("data-parallel training runs on CPU only (TensorFlow's CPU collectives);"
+            + " pass --device cpu");
+      }
+      int b = spec.schedule().batch();
+      stdout.printf(Locale.ROOT, "cluster: %s; global batch %d workers x %d = %d%n", clusterSpec.describe(),
+          clusterSpec.size(), b, clusterSpec.size() * b);
+      launch = launch.withCluster(new RunMetadata.Cluster(clusterSpec.workers().stream().map(Object::toString)
+          .toList(), clusterSpec.task(), b, clusterSpec.size() * b));
+    }
     boolean bar = !noProgress && System.console() != null;
     Trainer.Result r = trainer.train(resolved, run.path(), resume, new ConsoleListener(stdout, bar), launch);
     stdout.printf(Locale.ROOT, "final: step=%d val_loss=%.4f val_bpc=%.4f tokens_per_sec=%.0f%n", r.step(), r.valLoss(),
@@ -140,6 +174,9 @@ final class TrainCommand implements Callable<Integer> {
     if (resume) args.add("--resume");
     if (allowNoncausal) args.add("--allow-noncausal");
     if (device != Devices.Choice.AUTO) args.add("--device " + device);
+    if (cluster != null) args.add("--cluster " + cluster);
+    if (task != null) args.add("--task " + task);
+    if (collectiveTimeout != null) args.add("--collective-timeout " + collectiveTimeout);
     return args;
   }
 

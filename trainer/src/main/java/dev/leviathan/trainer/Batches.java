@@ -6,18 +6,32 @@ import java.util.SplittableRandom;
  * Random contiguous windows of {@code context + 1} tokens. Batch number {@code k} of a stream is drawn
  * from its own generator seeded by (seed, stream, k), so the whole state of the stream is the number of
  * batches drawn: resuming continues the exact same data order.
+ *
+ * <p>Sharded for data-parallel training: with {@code shards} = N, batch {@code k} of the global stream
+ * has {@code N * batch} windows (the windows a single process with batch {@code N * batch} would draw)
+ * and shard {@code i} takes windows {@code i * batch .. (i + 1) * batch - 1} of it.
  */
 public final class Batches {
   private final int[] tokens;
   private final int context;
   private final int batch;
   private final long seed;
+  private final int shard;
   private long drawn;
 
   public Batches(int[] tokens, int context, int batch, long seed, long stream) {
+    this(tokens, context, batch, seed, stream, 0, 1);
+  }
+
+  /** Shard {@code shard} of {@code shards} of the stream whose batches have {@code shards * batch} windows. */
+  public Batches(int[] tokens, int context, int batch, long seed, long stream, int shard, int shards) {
+    if (shard < 0 || shard >= shards) {
+      throw new IllegalArgumentException("shard " + shard + " of " + shards + " does not exist");
+    }
     this.tokens = tokens;
     this.context = context;
     this.batch = batch;
+    this.shard = shard;
     this.seed = new SplittableRandom(seed).split().nextLong() ^ (stream * 0x9E3779B97F4A7C15L);
   }
 
@@ -37,6 +51,9 @@ public final class Batches {
     int[] x = new int[batch * context];
     int[] y = new int[batch * context];
     int range = tokens.length - context;
+    for (int skipped = 0; skipped < shard * batch; skipped++) {
+      rnd.nextInt(range);
+    }
     for (int b = 0; b < batch; b++) {
       int start = rnd.nextInt(range);
       System.arraycopy(tokens, start, x, b * context, context);

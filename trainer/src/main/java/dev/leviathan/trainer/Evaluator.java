@@ -10,13 +10,24 @@ public final class Evaluator {
   private final ScheduleSpec schedule;
   private final Batches train;
   private final Batches val;
+  private final int batch;
 
   public Evaluator(ModelRuntime runtime, RunSpec spec, Corpus corpus) {
+    this(runtime, spec, corpus, 1);
+  }
+
+  /**
+   * An evaluator for a run of {@code tasks} data-parallel workers: its batches have the global batch
+   * ({@code tasks * batch} windows, those of a single process with that batch), and every worker
+   * evaluates all of them, so the workers get the same figures without a collective.
+   */
+  public Evaluator(ModelRuntime runtime, RunSpec spec, Corpus corpus, int tasks) {
     this.runtime = runtime;
     this.schedule = spec.schedule();
+    this.batch = schedule.batch() * tasks;
     int context = spec.model().context();
-    this.train = new Batches(corpus.train(), context, schedule.batch(), schedule.seed(), 2);
-    this.val = new Batches(corpus.val(), context, schedule.batch(), schedule.seed(), 3);
+    this.train = new Batches(corpus.train(), context, batch, schedule.seed(), 2);
+    this.val = new Batches(corpus.val(), context, batch, schedule.seed(), 3);
   }
 
   /** One metrics row at {@code step}. */
@@ -37,7 +48,7 @@ public final class Evaluator {
     double sum = 0;
     for (int i = 0; i < schedule.evalIters(); i++) {
       int[][] b = batches.next();
-      sum += runtime.loss(b[0], b[1], schedule.batch());
+      sum += runtime.loss(b[0], b[1], batch);
     }
     return sum / schedule.evalIters();
   }

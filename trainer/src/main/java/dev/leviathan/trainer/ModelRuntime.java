@@ -5,6 +5,7 @@ import dev.leviathan.core.model.LanguageModel;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.model.ParameterStore;
+import dev.leviathan.trainer.cluster.ClusterTraining;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -39,9 +40,21 @@ public final class ModelRuntime implements AutoCloseable {
   private final ModelConfig config;
   private final Ops ops;
   private Generator generator;
+  /** Data-parallel only: this worker's stop request, and the step's loss and stop request averaged over workers. */
+  private final Placeholder<TFloat32> stopRequest;
+  private final Operand<TFloat32> stepLoss;
+  private final Operand<TFloat32> stopAgreed;
+  private final long allReduceBytes;
 
-  /** Step result: loss before the update and the gradient norm before clipping. */
-  public record StepResult(double loss, double gradNorm) {}
+  /**
+   * Step result: loss before the update and the gradient norm before clipping; in a data-parallel run both
+   * are of the global batch, and {@code stop} says that some worker asked to stop after this step.
+   */
+  public record StepResult(double loss, double gradNorm, boolean stop) {
+    public StepResult(double loss, double gradNorm) {
+      this(loss, gradNorm, false);
+    }
+  }
 
   /**
    * Builds the runtime for {@code model} with the optimiser and runtime settings of {@code spec}; a graph
@@ -49,8 +62,13 @@ public final class ModelRuntime implements AutoCloseable {
    * naming the mixers.
    */
   public static ModelRuntime create(ResolvedModel model, RunSpec spec, boolean withOptimizer) {
+    return create(model, spec, withOptimizer, null);
+  }
+
+  /** {@link #create(ResolvedModel, RunSpec, boolean)} as a worker of {@code cluster} (null: one process). */
+  public static ModelRuntime create(ResolvedModel model, RunSpec spec, boolean withOptimizer, ClusterTraining cluster) {
     try {
-      return new ModelRuntime(model, spec.optimizer(), spec.runtime(), withOptimizer);
+      return new ModelRuntime(model, spec.optimizer(), spec.runtime(), withOptimizer, cluster);
     } catch (org.tensorflow.exceptions.TFInvalidArgumentException | org.tensorflow.exceptions.TensorFlowException e) {
       String mixers = model.layers().stream().map(l -> l.tokenMixer().name()).distinct()
           .collect(java.util.stream.Collectors.joining(", "));
@@ -64,6 +82,16 @@ public final class ModelRuntime implements AutoCloseable {
    * {@code optimizer}; sessions see the devices {@code runtime.device()} allows and use its thread counts.
    */
   public ModelRuntime(ResolvedModel resolved, OptimizerSpec optimizer, RuntimeSpec runtime, boolean withOptimizer) {
+    this(resolved, optimizer, runtime, withOptimizer, null);
+  }
+
+  /**
+   * As above; with a {@code cluster}, the gradients, loss and stop request of every step are averaged
+   * over the workers ({@link ClusterTraining#average}) before clipping and AdamW, in the same
+   * {@code Session.run}, and the session runs on this worker's TensorFlow server.
+   */
+  public ModelRuntime(ResolvedModel resolved, OptimizerSpec optimizer, RuntimeSpec runtime, boolean withOptimizer,
+      ClusterTraining cluster) {
     this.config = resolved.config();
     Ops tf = Ops.create(graph);
     this.ops = tf;
@@ -72,13 +100,30 @@ public final class ModelRuntime implements AutoCloseable {
     inputs = tf.withName("inputs").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     targets = tf.withName("targets").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     loss = tf.withName("loss").identity(model.loss(model.logits(inputs), targets));
+    Placeholder<TFloat32> stopIn = null;
+    Operand<TFloat32> meanLoss = loss;
+    Operand<TFloat32> meanStop = null;
+    long bytes = 0;
     if (withOptimizer) {
       List<Operand<TFloat32>> grads = Gradients.of(tf, loss, params.all());
+      if (cluster != null) {
+        stopIn = tf.withName("stop_request").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+        ClusterTraining.Averaged avg = cluster.average(tf, grads,
+            params.all().stream().map(p -> p.shape()).toList(), loss, stopIn);
+        grads = avg.gradients();
+        meanLoss = avg.loss();
+        meanStop = avg.stop();
+        bytes = avg.bytes();
+      }
       adamw = new AdamW(tf, params.all(), grads, optimizer.beta1(), optimizer.beta2(), optimizer.eps(),
           optimizer.weightDecay(), optimizer.gradClip());
     } else {
       adamw = null;
     }
+    stopRequest = stopIn;
+    stepLoss = meanLoss;
+    stopAgreed = meanStop;
+    allReduceBytes = bytes;
     prompt = tf.withName("prompt").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, -1)));
     Operand<TFloat32> logits = model.logits(prompt);
     Operand<TInt32> t = tf.shape(prompt);
@@ -86,6 +131,11 @@ public final class ModelRuntime implements AutoCloseable {
     lastLogits = tf.reshape(
         tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
         tf.constant(new int[] {-1}));
+    session = cluster != null ? cluster.session(graph) : new Session(graph, sessionConfig(runtime));
+  }
+
+  /** The session options of {@code runtime}: visible devices and thread counts. */
+  public static ConfigProto sessionConfig(RuntimeSpec runtime) {
     ConfigProto.Builder cp = Devices.sessionConfig(runtime.device());
     if (runtime.intraOpThreads() > 0) {
       cp.setIntraOpParallelismThreads(runtime.intraOpThreads());
@@ -93,7 +143,12 @@ public final class ModelRuntime implements AutoCloseable {
     if (runtime.interOpThreads() > 0) {
       cp.setInterOpParallelismThreads(runtime.interOpThreads());
     }
-    session = new Session(graph, cp.build());
+    return cp.build();
+  }
+
+  /** Bytes one step's all-reduce moves in and out of each worker (0 without a cluster). */
+  public long allReduceBytes() {
+    return allReduceBytes;
   }
 
   /** Fresh parameters from {@code seed} and zero optimiser state. */
@@ -133,7 +188,15 @@ public final class ModelRuntime implements AutoCloseable {
 
   /** One optimisation step ({@code step} is 0-based) on a batch of {@code batch} windows. */
   public StepResult step(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed) {
-    return run(x, y, batch, step, lr, dropoutSeed, null).result();
+    return run(x, y, batch, step, lr, dropoutSeed, false, null).result();
+  }
+
+  /**
+   * One step; in a data-parallel run {@code stopRequested} is this worker's wish to stop, and the result
+   * says whether any worker wished so.
+   */
+  public StepResult step(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed, boolean stopRequested) {
+    return run(x, y, batch, step, lr, dropoutSeed, stopRequested, null).result();
   }
 
   /**
@@ -144,14 +207,16 @@ public final class ModelRuntime implements AutoCloseable {
   public Traced tracedStep(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed) {
     RunOptions options = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE)
         .setOutputPartitionGraphs(true).build();
-    return run(x, y, batch, step, lr, dropoutSeed, options);
+    return run(x, y, batch, step, lr, dropoutSeed, false, options);
   }
 
   /** A traced step's result and its run metadata. */
   public record Traced(StepResult result, RunMetadata metadata) {}
 
-  private Traced run(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed, RunOptions options) {
+  private Traced run(int[] x, int[] y, int batch, long step, double lr, long dropoutSeed, boolean stopRequested,
+      RunOptions options) {
     try (TInt32 xt = tokens(x, batch); TInt32 yt = tokens(y, batch);
+        TFloat32 stopT = TFloat32.scalarOf(stopRequested ? 1f : 0f);
         TFloat32 lrT = TFloat32.scalarOf((float) lr);
         TFloat32 c1 = TFloat32.scalarOf(adamw.correction1(step + 1));
         TFloat32 c2 = TFloat32.scalarOf(adamw.correction2(step + 1));
@@ -161,13 +226,17 @@ public final class ModelRuntime implements AutoCloseable {
           .feed(inputs, xt).feed(targets, yt)
           .feed(adamw.lr(), lrT).feed(adamw.correction1(), c1).feed(adamw.correction2(), c2)
           .feed(model.dropout().training(), training).feed(model.dropout().seed(), seed)
-          .fetch(loss).fetch(adamw.gradNorm());
+          .fetch(stepLoss).fetch(adamw.gradNorm());
+      if (stopRequest != null) {
+        r.feed(stopRequest, stopT).fetch(stopAgreed);
+      }
       adamw.updates().forEach(r::addTarget);
       if (options != null) {
         r.setOptions(options);
       }
       try (Result res = options != null ? r.runAndFetchMetadata() : r.run()) {
-        StepResult sr = new StepResult(((TFloat32) res.get(0)).getFloat(), ((TFloat32) res.get(1)).getFloat());
+        boolean stop = stopRequest != null && ((TFloat32) res.get(2)).getFloat() > 0;
+        StepResult sr = new StepResult(((TFloat32) res.get(0)).getFloat(), ((TFloat32) res.get(1)).getFloat(), stop);
         return new Traced(sr, res.getMetadata().orElse(null));
       }
     }

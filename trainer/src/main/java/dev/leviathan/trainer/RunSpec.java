@@ -16,6 +16,11 @@ public record RunSpec(ModelSpec model, DataSpec data, OptimizerSpec optimizer, S
     return new RunSpec(model, data, optimizer, schedule, runtime.withDevice(device));
   }
 
+  /** The same run as one task of a data-parallel cluster (null: one process). */
+  public RunSpec withCluster(dev.leviathan.trainer.cluster.ClusterSpec cluster, float collectiveTimeoutSeconds) {
+    return new RunSpec(model, data, optimizer, schedule, runtime.withCluster(cluster, collectiveTimeoutSeconds));
+  }
+
   /** The same run evaluated on another data file. */
   public RunSpec withDataFile(String file) {
     return new RunSpec(model, data.withFile(file), optimizer, schedule, runtime);

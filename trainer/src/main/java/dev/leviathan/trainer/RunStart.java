@@ -39,6 +39,11 @@ final class RunStart {
         tokenizer), state);
   }
 
+  /** The step the run starts from: 0, or the checkpoint's. */
+  long startStep() {
+    return checkpoint == null ? 0 : checkpoint.step();
+  }
+
   boolean resumed() {
     return checkpoint != null;
   }
@@ -51,7 +56,8 @@ final class RunStart {
   Progress begin(ModelRuntime runtime, TaskRole role, RunMetadata launch) {
     RunSpec spec = resolved.spec();
     ScheduleSpec schedule = spec.schedule();
-    Progress p = new Progress(new Batches(corpus.train(), spec.model().context(), schedule.batch(), schedule.seed(), 1));
+    Progress p = new Progress(new Batches(corpus.train(), spec.model().context(), schedule.batch(), schedule.seed(), 1,
+        role.task(), role.tasks()));
     String now = Instant.now().toString();
     if (resumed()) {
       runtime.restore(run.checkpoints().variablesPrefix("last"));
@@ -72,9 +78,10 @@ final class RunStart {
     }
     if (role.chief()) {
       RunMetadata before = resumed() ? run.readMetadata() : null;
-      run.writeMetadata(before != null ? before.resumed(now, launch.command())
+      RunMetadata record = before != null ? before.resumed(now, launch.command())
           : launch.started(TensorFlow.version(), schedule.seed(), runtime.parameters().count(), corpus.name(),
-              CheckpointWriter.layerMixers(runtime.model()), now));
+              CheckpointWriter.layerMixers(runtime.model()), now);
+      run.writeMetadata(launch.cluster() != null ? record.withCluster(launch.cluster()) : record);
     }
     return p;
   }

@@ -1,6 +1,9 @@
 package dev.leviathan.trainer;
 
 import dev.leviathan.core.registry.MixerRegistry;
+import dev.leviathan.trainer.cluster.ClusterFailure;
+import dev.leviathan.trainer.cluster.ClusterSpec;
+import dev.leviathan.trainer.cluster.ClusterTraining;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -54,7 +57,8 @@ public final class Trainer {
    */
   public Result train(ResolvedRun resolved, Path runDir, boolean resume, TrainingListener listener,
       RunMetadata launch) {
-    if (!role.chief()) {
+    ClusterSpec cluster = resolved.spec().runtime().cluster();
+    if (!(cluster == null ? role.chief() : cluster.isChief())) {
       return run(resolved, runDir, resume, listener, launch);
     }
     try (TensorBoardListener tb = new TensorBoardListener()) {
@@ -68,45 +72,72 @@ public final class Trainer {
     RunDirectory run = new RunDirectory(runDir);
     RunStart start = RunStart.prepare(run, resolved, resume, registry);
     Corpus corpus = start.corpus();
-    try (ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true)) {
-      if (!resolved.causal()) {
-        if (!spec.schedule().allowNoncausal()) {
-          throw new ConfigException("the mixer stack " + spec.model().mixerLabel() + " is not causal, so its loss is"
-              + " not a valid language-modelling loss (it can see the future); pass --allow-noncausal to train it"
-              + " anyway");
-        }
-        listener.warn("non-causal mixer: the loss is not a valid language-modelling loss");
+    ClusterSpec clusterSpec = spec.runtime().cluster();
+    if (clusterSpec == null) {
+      try (ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true)) {
+        return run(resolved, run, start, rt, null, role, stop, listener, launch);
       }
-      Progress progress = start.begin(rt, role, launch);
-      TrainingListener report = role.chief()
-          ? TrainingListeners.both(new RunFiles(run, progress.rows, spec.model().mixerLabel()), listener)
-          : listener;
-      report.started(new TrainingListener.Start(rt.parameters().count(),
-          (long) spec.schedule().batch() * spec.model().context(), launch.deviceOrCpu(), spec.model().mixerLabel(),
-          progress.step, spec.schedule().steps(), runDir, resume));
-      TrainingRun loop = new TrainingRun(spec, progress, StepExecutor.local(rt, spec.schedule()),
-          new Evaluator(rt, spec, corpus), new CheckpointWriter(run.checkpoints(), rt, spec, corpus.tokenizer()), role,
-          report, run.checkpoints().root());
-      if (!resume) {
-        loop.evaluateStart(spec.learningRate().at(0));
-      }
-      TrainingRun.Outcome outcome = loop.run(stop);
-      String sample = "";
-      if (spec.schedule().sampleTokens() > 0) {
-        // The end-of-run sample may pass the position limit; that is expected, not worth a notice here.
-        sample = new Sampler(rt, corpus.tokenizer()).notices(notice -> { })
-            .sample("", spec.schedule().sampleTokens(), 0.8, 0, spec.schedule().seed());
-        if (role.chief()) {
-          run.appendSample("step " + progress.step + ", temperature 0.8", sample);
-        }
-        report.sampled(progress.step, sample);
-      }
-      report.finished();
-      TrainingListener.Evaluation last = progress.last();
-      double valLoss = last == null ? Double.NaN : last.valLoss();
-      return new Result(progress.step, valLoss, valLoss / Math.log(2), outcome.tokensPerSec(), outcome.interrupted(),
-          sample, runDir);
     }
+    TaskRole task = new TaskRole(clusterSpec.task(), clusterSpec.size());
+    ClusterTraining cluster = ClusterTraining.start(clusterSpec, ModelRuntime.sessionConfig(spec.runtime()),
+        ClusterFacts.of(resolved, registry, start.startStep()), spec.runtime().collectiveTimeoutSeconds());
+    ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true, cluster);
+    try {
+      Result r = run(resolved, run, start, rt, cluster, task, new AtomicBoolean(), listener, launch);
+      cluster.barrier(r.step());
+      rt.close();
+      cluster.close();
+      return r;
+    } catch (ClusterFailure f) {
+      // a step may still be blocked in native code: the session cannot be closed, the process must exit
+      throw new IllegalStateException(f.getMessage() + "; last checkpoint: " + run.checkpoints().root()
+          + "; restart all workers with --resume", f);
+    }
+  }
+
+  private Result run(ResolvedRun resolved, RunDirectory run, RunStart start, ModelRuntime rt, ClusterTraining cluster,
+      TaskRole task, AtomicBoolean agreedStop, TrainingListener listener, RunMetadata launch) {
+    RunSpec spec = resolved.spec();
+    Corpus corpus = start.corpus();
+    boolean resume = start.resumed();
+    if (!resolved.causal()) {
+      if (!spec.schedule().allowNoncausal()) {
+        throw new ConfigException("the mixer stack " + spec.model().mixerLabel() + " is not causal, so its loss is"
+            + " not a valid language-modelling loss (it can see the future); pass --allow-noncausal to train it"
+            + " anyway");
+      }
+      listener.warn("non-causal mixer: the loss is not a valid language-modelling loss");
+    }
+    Progress progress = start.begin(rt, task, launch);
+    TrainingListener report = task.chief()
+        ? TrainingListeners.both(new RunFiles(run, progress.rows, spec.model().mixerLabel()), listener)
+        : listener;
+    report.started(new TrainingListener.Start(rt.parameters().count(),
+        (long) spec.schedule().batch() * task.tasks() * spec.model().context(), launch.deviceOrCpu(),
+        spec.model().mixerLabel(), progress.step, spec.schedule().steps(), run.path(), resume));
+    StepExecutor executor = cluster == null ? StepExecutor.local(rt, spec.schedule())
+        : StepExecutor.dataParallel(rt, spec.schedule(), cluster, task, stop, agreedStop);
+    TrainingRun loop = new TrainingRun(spec, progress, executor, new Evaluator(rt, spec, corpus, task.tasks()),
+        new CheckpointWriter(run.checkpoints(), rt, spec, corpus.tokenizer()), task, report, run.checkpoints().root());
+    if (!resume) {
+      loop.evaluateStart(spec.learningRate().at(0));
+    }
+    TrainingRun.Outcome outcome = loop.run(agreedStop);
+    String sample = "";
+    if (spec.schedule().sampleTokens() > 0) {
+      // The end-of-run sample may pass the position limit; that is expected, not worth a notice here.
+      sample = new Sampler(rt, corpus.tokenizer()).notices(notice -> { })
+          .sample("", spec.schedule().sampleTokens(), 0.8, 0, spec.schedule().seed());
+      if (task.chief()) {
+        run.appendSample("step " + progress.step + ", temperature 0.8", sample);
+      }
+      report.sampled(progress.step, sample);
+    }
+    report.finished();
+    TrainingListener.Evaluation last = progress.last();
+    double valLoss = last == null ? Double.NaN : last.valLoss();
+    return new Result(progress.step, valLoss, valLoss / Math.log(2), outcome.tokensPerSec(), outcome.interrupted(),
+        sample, run.path());
   }
 
   /** A trained model opened from a run directory's checkpoint (for sample, eval, export). */

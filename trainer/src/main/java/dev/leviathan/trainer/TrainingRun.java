@@ -46,7 +46,7 @@ final class TrainingRun {
   Outcome run(AtomicBoolean stop) {
     LearningRate schedule = spec.learningRate();
     int steps = spec.schedule().steps();
-    long tokensPerStep = (long) spec.schedule().batch() * spec.model().context();
+    long tokensPerStep = (long) spec.schedule().batch() * role.tasks() * spec.model().context();
     long t0 = System.nanoTime();
     // tokens/s leaves out the first step of the process (TensorFlow optimises the graph on it) once
     // another step has run
@@ -54,6 +54,7 @@ final class TrainingRun {
     long stepsTimed = 0;
     long firstStepNanos = -1;
     double tokensPerSec = 0;
+    executor.barrier(progress.step);
     while (progress.step < steps) {
       if (stop.get()) {
         checkpoint("last");
@@ -98,9 +99,11 @@ final class TrainingRun {
     return new Outcome(tokensPerSec, false);
   }
 
+  /** The chief writes checkpoint {@code name}; every task then waits until it is written. */
   private void checkpoint(String name) {
     if (role.chief()) {
       listener.checkpointed(name, checkpoints.save(name, progress), progress.step);
     }
+    executor.barrier(progress.step);
   }
 }
