@@ -155,6 +155,10 @@ final class TrainCommand implements Callable<Integer> {
       String s = r.sample().length() > 300 ? r.sample().substring(0, 300) : r.sample();
       stdout.println("sample:\n" + s);
     }
+    if (clusterSpec != null) {
+      stdout.println("cluster: all " + clusterSpec.size() + " workers ended at step " + r.step()
+          + " with bitwise equal parameters");
+    }
     if (r.interrupted()) {
       stdout.println("stopped at step " + r.step() + "; continue with: leviathan train --resume --out " + run.path());
       return Main.EXIT_INTERRUPTED;

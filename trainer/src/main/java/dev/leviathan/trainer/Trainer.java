@@ -84,7 +84,7 @@ public final class Trainer {
     ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true, cluster);
     try {
       Result r = run(resolved, run, start, rt, cluster, task, new AtomicBoolean(), listener, launch);
-      cluster.barrier(r.step());
+      cluster.finish(r.step(), ClusterTraining.digest(rt.parameters().read(rt.session())));
       rt.close();
       cluster.close();
       return r;

@@ -79,4 +79,36 @@ class ScheduleAndDataTest {
     assertArrayEquals(third[0], b.next()[0], "seek reproduces the stream");
     assertFalse(Arrays.equals(first[0], new Batches(tokens, 8, 3, 43, 1).next()[0]), "another seed, other data");
   }
+
+  @Test
+  void shardsOfAStreamTogetherAreTheBatchOfOneProcessWithTheGlobalBatch() {
+    int[] tokens = new int[700];
+    for (int i = 0; i < tokens.length; i++) {
+      tokens[i] = i * 7 % 701;
+    }
+    int shards = 3;
+    int batch = 2;
+    int context = 5;
+    Batches whole = new Batches(tokens, context, shards * batch, 9, 1);
+    Batches[] parts = new Batches[shards];
+    for (int k = 0; k < shards; k++) {
+      parts[k] = new Batches(tokens, context, batch, 9, 1, k, shards);
+    }
+    parts[1].seek(2);
+    for (int step = 0; step < 4; step++) {
+      int[][] w = whole.next();
+      for (int k = 0; k < shards; k++) {
+        if (k == 1 && step < 2) {
+          continue;
+        }
+        int[][] p = parts[k].next();
+        for (int j = 0; j < 2; j++) {
+          assertArrayEquals(Arrays.copyOfRange(w[j], k * batch * context, (k + 1) * batch * context), p[j],
+              "step " + step + ", shard " + k + (j == 0 ? " inputs" : " targets"));
+        }
+      }
+    }
+    assertEquals(4, parts[1].position(), "the position counts global batches");
+    assertThrows(IllegalArgumentException.class, () -> new Batches(tokens, context, batch, 9, 1, 3, 3));
+  }
 }

@@ -32,6 +32,8 @@ public final class ClusterTraining implements AutoCloseable {
   static final int STEP_KEY = 1;
   /** Instance key of the barrier. */
   static final int BARRIER_KEY = 2;
+  /** Instance key of the final parameter comparison. */
+  static final int FINISH_KEY = 3;
   /** How long the start-up handshake waits for every worker to start. */
   public static final float START_TIMEOUT_SECONDS = 120f;
   /** How long a barrier waits (task 0 may be writing a checkpoint or sample meanwhile). */
@@ -127,6 +129,39 @@ public final class ClusterTraining implements AutoCloseable {
         return null;
       }
     });
+  }
+
+  /**
+   * The end of the run: waits for every worker (so none is left waiting at a collective) and checks that
+   * all of them hold the same parameters, compared by {@code digest} (e.g. {@link #digest}).
+   *
+   * @throws IllegalStateException one line naming a worker whose parameters differ from worker 0's
+   */
+  public void finish(long step, String digest) {
+    java.util.Optional<String> diff = patient.run(step, () -> StartupHandshake.compare(server,
+        Map.of("parameters", digest), BARRIER_TIMEOUT_SECONDS, FINISH_KEY));
+    diff.ifPresent(d -> {
+      throw new IllegalStateException("after step " + step + " the workers' parameters differ ("
+          + d.substring(0, d.indexOf(';')) + "); the run is not data-parallel as it should be: report this");
+    });
+  }
+
+  /** SHA-256 (hex) of every value's bits, in the map's order. */
+  public static String digest(Map<String, float[]> values) {
+    try {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4);
+      for (Map.Entry<String, float[]> e : values.entrySet()) {
+        md.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        for (float f : e.getValue()) {
+          buf.clear();
+          md.update(buf.putInt(Float.floatToRawIntBits(f)).array());
+        }
+      }
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /** Releases the watchdog threads; after a {@link ClusterFailure} the process should exit instead. */

@@ -45,13 +45,24 @@ public final class StartupHandshake {
    * @throws ConfigException one line naming the first worker and fact that differ
    */
   public static void check(WorkerServer server, Map<String, String> facts, float timeoutSeconds) {
+    compare(server, facts, timeoutSeconds, INSTANCE_KEY).ifPresent(message -> {
+      throw new ConfigException(message);
+    });
+  }
+
+  /**
+   * Gathers every worker's fingerprints of {@code facts} with collective instance {@code instanceKey}
+   * (one key per gather of a run) and returns the first difference from worker 0, if any.
+   */
+  static Optional<String> compare(WorkerServer server, Map<String, String> facts, float timeoutSeconds,
+      int instanceKey) {
     ClusterSpec spec = server.spec();
     List<String> names = new ArrayList<>(facts.keySet());
     long[] mine = facts.values().stream().mapToLong(StartupHandshake::fingerprint).toArray();
     long[] all;
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<TInt64> gathered = gather(tf, tf.constant(mine), spec, timeoutSeconds);
+      Operand<TInt64> gathered = gather(tf, tf.constant(mine), spec, timeoutSeconds, instanceKey);
       try (Session s = server.session(g); Result r = s.runner().fetch(gathered).run()) {
         TInt64 t = (TInt64) r.get(0);
         all = new long[(int) t.size()];
@@ -60,18 +71,17 @@ public final class StartupHandshake {
         }
       }
     }
-    difference(spec, names, all).ifPresent(message -> {
-      throw new ConfigException(message);
-    });
+    return difference(spec, names, all);
   }
 
   /** {@code CollectiveGatherV2}: the workers' vectors concatenated in task order. */
-  private static Operand<TInt64> gather(Ops tf, Operand<TInt64> x, ClusterSpec spec, float timeoutSeconds) {
+  private static Operand<TInt64> gather(Ops tf, Operand<TInt64> x, ClusterSpec spec, float timeoutSeconds,
+      int instanceKey) {
     OperationBuilder b = tf.scope().opBuilder("CollectiveGatherV2", "Handshake");
     b.addInput(x.asOutput());
     b.addInput(tf.constant(spec.size()).asOutput());
     b.addInput(tf.constant(CollectiveMean.GROUP_KEY).asOutput());
-    b.addInput(tf.constant(INSTANCE_KEY).asOutput());
+    b.addInput(tf.constant(instanceKey).asOutput());
     b.addInputList(new Output<?>[0]);
     b.setAttr("timeout_seconds", timeoutSeconds);
     b.setDevice(spec.cpuDevice());
