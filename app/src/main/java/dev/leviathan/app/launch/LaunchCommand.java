@@ -51,10 +51,13 @@ public final class LaunchCommand implements Callable<Integer> {
   private final PrintStream stderr;
   private final Map<String, String> env;
   private final boolean installSignalHandler;
+  private final Path workingDir;
 
   @Inject
   LaunchCommand(@Named("out") PrintStream stdout, @Named("err") PrintStream stderr,
-      @Named("env") Map<String, String> env, @Named("installSignalHandler") Boolean installSignalHandler) {
+      @Named("env") Map<String, String> env, @Named("installSignalHandler") Boolean installSignalHandler,
+      @Named("workingDir") Path workingDir) {
+    this.workingDir = workingDir;
     this.stdout = stdout;
     this.stderr = stderr;
     this.env = env;
@@ -73,7 +76,7 @@ public final class LaunchCommand implements Callable<Integer> {
       }
     }
     List<String> command = workerCommand();
-    try (LocalWorkers w = LocalWorkers.start(workers, command, env, stdout, stderr)) {
+    try (LocalWorkers w = LocalWorkers.start(workers, i -> command, workingDir, env, stdout, stderr)) {
       Thread cleanup = new Thread(w::close, "launch-cleanup");
       Runtime.getRuntime().addShutdownHook(cleanup);
       if (installSignalHandler) {
@@ -124,6 +127,23 @@ public final class LaunchCommand implements Callable<Integer> {
 
   /** This Java, its JVM options and class path, running {@code leviathan train <args>}. */
   List<String> workerCommand() {
+    List<String> args = new ArrayList<>();
+    if (parent != null && parent.debug()) {
+      args.add("--debug");
+    }
+    if (parent != null) {
+      for (Path p : parent.pluginDirs()) {
+        args.add("--plugins");
+        args.add(workingDir.resolve(p).toAbsolutePath().toString());
+      }
+    }
+    args.add("train");
+    args.addAll(trainArgs);
+    return leviathan(args);
+  }
+
+  /** {@code leviathan <args>} run by this Java with its JVM options and class path. */
+  public static List<String> leviathan(List<String> args) {
     List<String> c = new ArrayList<>();
     c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -134,17 +154,7 @@ public final class LaunchCommand implements Callable<Integer> {
     c.add("-cp");
     c.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
     c.add(Main.class.getName());
-    if (parent != null && parent.debug()) {
-      c.add("--debug");
-    }
-    if (parent != null) {
-      for (Path p : parent.pluginDirs()) {
-        c.add("--plugins");
-        c.add(p.toAbsolutePath().toString());
-      }
-    }
-    c.add("train");
-    c.addAll(trainArgs);
+    c.addAll(args);
     return c;
   }
 }

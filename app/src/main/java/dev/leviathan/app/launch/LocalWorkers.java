@@ -18,6 +18,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * N worker processes of one data-parallel run on this machine, like {@code torchrun --nproc-per-node}:
@@ -50,13 +51,14 @@ public final class LocalWorkers implements AutoCloseable {
    * Starts the workers.
    *
    * @param n how many workers
-   * @param command the worker command line (without TF_CONFIG)
+   * @param command worker {@code i}'s command line (without TF_CONFIG)
+   * @param dir the workers' working directory
    * @param env extra environment for every worker
    * @param out where worker 0's standard output goes
    * @param err where worker 0's standard error goes
    */
-  public static LocalWorkers start(int n, List<String> command, Map<String, String> env, PrintStream out,
-      PrintStream err) throws IOException {
+  public static LocalWorkers start(int n, IntFunction<List<String>> command, Path dir, Map<String, String> env,
+      PrintStream out, PrintStream err) throws IOException {
     List<String> addresses = new ArrayList<>();
     for (int port : freeLoopbackPorts(n)) {
       addresses.add(InetAddress.getLoopbackAddress().getHostAddress() + ":" + port);
@@ -64,7 +66,7 @@ public final class LocalWorkers implements AutoCloseable {
     LocalWorkers w = new LocalWorkers(ClusterSpec.parseFlags(String.join(",", addresses), "0"));
     try {
       for (int i = 0; i < n; i++) {
-        w.startWorker(i, command, env, out, err);
+        w.startWorker(i, command.apply(i), dir, env, out, err);
       }
     } catch (IOException | RuntimeException e) {
       w.close();
@@ -73,14 +75,14 @@ public final class LocalWorkers implements AutoCloseable {
     return w;
   }
 
-  private void startWorker(int i, List<String> command, Map<String, String> env, PrintStream out, PrintStream err)
-      throws IOException {
+  private void startWorker(int i, List<String> command, Path dir, Map<String, String> env, PrintStream out,
+      PrintStream err) throws IOException {
     List<String> line = new ArrayList<>();
     if (Files.isExecutable(SETSID)) {
       line.add(SETSID.toString());
     }
     line.addAll(command);
-    ProcessBuilder pb = new ProcessBuilder(line);
+    ProcessBuilder pb = new ProcessBuilder(line).directory(dir.toFile());
     pb.environment().putAll(env);
     pb.environment().put(ClusterSpec.TF_CONFIG, cluster.tfConfig(i));
     pb.redirectInput(ProcessBuilder.Redirect.PIPE);

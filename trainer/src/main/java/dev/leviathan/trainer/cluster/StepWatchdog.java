@@ -24,6 +24,7 @@ import org.tensorflow.exceptions.TensorFlowException;
  */
 public final class StepWatchdog implements AutoCloseable {
   private static final Duration PROBE_WAIT = Duration.ofMillis(500);
+  private static final Duration REPROBE_AFTER = Duration.ofSeconds(1);
 
   private final ClusterSpec spec;
   private final Duration bound;
@@ -62,7 +63,7 @@ public final class StepWatchdog implements AutoCloseable {
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof TensorFlowException tf) {
-        List<Integer> dead = PeerProbe.unreachable(spec, PROBE_WAIT);
+        List<Integer> dead = probe();
         if (!dead.isEmpty() || looksLikeCollectiveFailure(tf.getMessage())) {
           throw fail(step, dead, "TensorFlow: " + summary(tf.getMessage()), tf);
         }
@@ -82,7 +83,25 @@ public final class StepWatchdog implements AutoCloseable {
   }
 
   private ClusterFailure fail(long step, String why, Throwable cause) {
-    return fail(step, PeerProbe.unreachable(spec, PROBE_WAIT), why, cause);
+    return fail(step, probe(), why, cause);
+  }
+
+  /**
+   * The workers that refuse connections; probed again after a second when all accept, since a killed
+   * process may still hold its listening socket for a moment while it is torn down.
+   */
+  private List<Integer> probe() {
+    List<Integer> dead = PeerProbe.unreachable(spec, PROBE_WAIT);
+    if (dead.isEmpty()) {
+      try {
+        Thread.sleep(REPROBE_AFTER.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return dead;
+      }
+      dead = PeerProbe.unreachable(spec, PROBE_WAIT);
+    }
+    return dead;
   }
 
   private ClusterFailure fail(long step, List<Integer> dead, String why, Throwable cause) {
