@@ -91,6 +91,8 @@ public final class LaunchCommand implements Callable<Integer> {
       }
       boolean allInterrupted = w.processes().stream().allMatch(p -> p.exitValue() == Main.EXIT_INTERRUPTED);
       if (allInterrupted) {
+        stdout.println("launch: every worker stopped; continue with: leviathan launch --workers " + workers + " "
+            + String.join(" ", resumeArgs()));
         return Main.EXIT_INTERRUPTED;
       }
       stderr.println("error: " + outcome.failure() + "; the other workers were stopped; continue with: leviathan"
