@@ -1,14 +1,21 @@
 package dev.leviathan.trainer.cluster;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
@@ -91,10 +98,10 @@ public final class ClusterTraining implements AutoCloseable {
   /** One step's all-reduce of the gradients, loss and stop request, as laid out in the class comment. */
   public Averaged average(Ops tf, List<Operand<TFloat32>> gradients, List<long[]> shapes, Operand<TFloat32> loss,
       Operand<TFloat32> stopRequest) {
-    List<org.tensorflow.ndarray.Shape> all = new ArrayList<>();
-    shapes.forEach(s -> all.add(org.tensorflow.ndarray.Shape.of(s)));
-    all.add(org.tensorflow.ndarray.Shape.scalar());
-    all.add(org.tensorflow.ndarray.Shape.scalar());
+    List<Shape> all = new ArrayList<>();
+    shapes.forEach(s -> all.add(Shape.of(s)));
+    all.add(Shape.scalar());
+    all.add(Shape.scalar());
     FlatPack pack = new FlatPack(all);
     List<Operand<TFloat32>> parts = new ArrayList<>(gradients);
     parts.add(loss);
@@ -138,7 +145,7 @@ public final class ClusterTraining implements AutoCloseable {
    * @throws IllegalStateException one line naming a worker whose parameters differ from worker 0's
    */
   public void finish(long step, String digest) {
-    java.util.Optional<String> diff = patient.run(step, () -> StartupHandshake.compare(server,
+    Optional<String> diff = patient.run(step, () -> StartupHandshake.compare(server,
         Map.of("parameters", digest), BARRIER_TIMEOUT_SECONDS, FINISH_KEY));
     diff.ifPresent(d -> {
       throw new IllegalStateException("after step " + step + " the workers' parameters differ ("
@@ -149,17 +156,17 @@ public final class ClusterTraining implements AutoCloseable {
   /** SHA-256 (hex) of every value's bits, in the map's order. */
   public static String digest(Map<String, float[]> values) {
     try {
-      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4);
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      ByteBuffer buf = ByteBuffer.allocate(4);
       for (Map.Entry<String, float[]> e : values.entrySet()) {
-        md.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
         for (float f : e.getValue()) {
           buf.clear();
           md.update(buf.putInt(Float.floatToRawIntBits(f)).array());
         }
       }
-      return java.util.HexFormat.of().formatHex(md.digest());
-    } catch (java.security.NoSuchAlgorithmException e) {
+      return HexFormat.of().formatHex(md.digest());
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }

@@ -7,7 +7,8 @@
  * session on its own server. Gradients are packed into one flat vector
  * ({@link dev.leviathan.trainer.cluster.FlatPack}), averaged over workers by one
  * {@link dev.leviathan.trainer.cluster.CollectiveMean} and unpacked, inside the same
- * {@code Session.run} as the rest of the step; a
+ * {@code Session.run} as the rest of the step ({@link dev.leviathan.trainer.cluster.ClusterTraining}
+ * puts these together for a training run); a
  * {@link dev.leviathan.trainer.cluster.StepWatchdog} bounds every step in Java. Nothing here is a
  * parameter server or a transport of our own.
  */
