@@ -52,12 +52,16 @@ final class RunStart {
     return corpus;
   }
 
-  /** Brings a fresh runtime to the run's starting point; returns the progress to continue from. */
-  Progress begin(ModelRuntime runtime, TaskRole role, RunMetadata launch) {
+  /**
+   * Brings a fresh runtime to the run's starting point; returns the progress to continue from.
+   * {@code role} decides who writes, {@code shard} which share of each global batch this process trains
+   * on (task {@code i} of {@code n} data-parallel workers; {@link TaskRole#SINGLE} for one process).
+   */
+  Progress begin(ModelRuntime runtime, TaskRole role, TaskRole shard, RunMetadata launch) {
     RunSpec spec = resolved.spec();
     ScheduleSpec schedule = spec.schedule();
     Progress p = new Progress(new Batches(corpus.train(), spec.model().context(), schedule.batch(), schedule.seed(), 1,
-        role.task(), role.tasks()));
+        shard.task(), shard.tasks()));
     String now = Instant.now().toString();
     if (resumed()) {
       runtime.restore(run.checkpoints().variablesPrefix("last"));

@@ -75,7 +75,7 @@ public final class Trainer {
     ClusterSpec clusterSpec = spec.runtime().cluster();
     if (clusterSpec == null) {
       try (ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true)) {
-        return run(resolved, run, start, rt, null, role, stop, listener, launch);
+        return run(resolved, run, start, rt, null, role, TaskRole.SINGLE, stop, listener, launch);
       }
     }
     TaskRole task = new TaskRole(clusterSpec.task(), clusterSpec.size());
@@ -83,7 +83,7 @@ public final class Trainer {
         ClusterFacts.of(resolved, registry, start.startStep()), spec.runtime().collectiveTimeoutSeconds());
     ModelRuntime rt = ModelRuntime.create(resolved.model(corpus.tokenizer().vocabSize()), spec, true, cluster);
     try {
-      Result r = run(resolved, run, start, rt, cluster, task, new AtomicBoolean(), listener, launch);
+      Result r = run(resolved, run, start, rt, cluster, task, task, new AtomicBoolean(), listener, launch);
       cluster.finish(r.step(), ClusterTraining.digest(rt.parameters().read(rt.session())));
       rt.close();
       cluster.close();
@@ -95,8 +95,12 @@ public final class Trainer {
     }
   }
 
+  /**
+   * One run on a built runtime: {@code task} decides who writes, {@code shard} which share of each global
+   * batch this process trains on (the same as {@code task} in a data-parallel run, else {@link TaskRole#SINGLE}).
+   */
   private Result run(ResolvedRun resolved, RunDirectory run, RunStart start, ModelRuntime rt, ClusterTraining cluster,
-      TaskRole task, AtomicBoolean agreedStop, TrainingListener listener, RunMetadata launch) {
+      TaskRole task, TaskRole shard, AtomicBoolean agreedStop, TrainingListener listener, RunMetadata launch) {
     RunSpec spec = resolved.spec();
     Corpus corpus = start.corpus();
     boolean resume = start.resumed();
@@ -108,17 +112,18 @@ public final class Trainer {
       }
       listener.warn("non-causal mixer: the loss is not a valid language-modelling loss");
     }
-    Progress progress = start.begin(rt, task, launch);
+    Progress progress = start.begin(rt, task, shard, launch);
     TrainingListener report = task.chief()
         ? TrainingListeners.both(new RunFiles(run, progress.rows, spec.model().mixerLabel()), listener)
         : listener;
     report.started(new TrainingListener.Start(rt.parameters().count(),
-        (long) spec.schedule().batch() * task.tasks() * spec.model().context(), launch.deviceOrCpu(),
+        (long) spec.schedule().batch() * shard.tasks() * spec.model().context(), launch.deviceOrCpu(),
         spec.model().mixerLabel(), progress.step, spec.schedule().steps(), run.path(), resume));
     StepExecutor executor = cluster == null ? StepExecutor.local(rt, spec.schedule())
         : StepExecutor.dataParallel(rt, spec.schedule(), cluster, task, stop, agreedStop);
-    TrainingRun loop = new TrainingRun(spec, progress, executor, new Evaluator(rt, spec, corpus, task.tasks()),
-        new CheckpointWriter(run.checkpoints(), rt, spec, corpus.tokenizer()), task, report, run.checkpoints().root());
+    TrainingRun loop = new TrainingRun(spec, progress, executor, new Evaluator(rt, spec, corpus, shard.tasks()),
+        new CheckpointWriter(run.checkpoints(), rt, spec, corpus.tokenizer()), task, shard.tasks(), report,
+        run.checkpoints().root());
     if (!resume) {
       loop.evaluateStart(spec.learningRate().at(0));
     }

@@ -18,17 +18,20 @@ final class TrainingRun {
   private final Evaluator evaluator;
   private final CheckpointWriter checkpoints;
   private final TaskRole role;
+  /** Data-parallel workers whose batches make one step's global batch (1 for one process). */
+  private final int workers;
   private final TrainingListener listener;
   private final Path checkpointRoot;
 
   TrainingRun(RunSpec spec, Progress progress, StepExecutor executor, Evaluator evaluator,
-      CheckpointWriter checkpoints, TaskRole role, TrainingListener listener, Path checkpointRoot) {
+      CheckpointWriter checkpoints, TaskRole role, int workers, TrainingListener listener, Path checkpointRoot) {
     this.spec = spec;
     this.progress = progress;
     this.executor = executor;
     this.evaluator = evaluator;
     this.checkpoints = checkpoints;
     this.role = role;
+    this.workers = workers;
     this.listener = listener;
     this.checkpointRoot = checkpointRoot;
   }
@@ -46,7 +49,7 @@ final class TrainingRun {
   Outcome run(AtomicBoolean stop) {
     LearningRate schedule = spec.learningRate();
     int steps = spec.schedule().steps();
-    long tokensPerStep = (long) spec.schedule().batch() * role.tasks() * spec.model().context();
+    long tokensPerStep = (long) spec.schedule().batch() * workers * spec.model().context();
     long t0 = System.nanoTime();
     // tokens/s leaves out the first step of the process (TensorFlow optimises the graph on it) once
     // another step has run
