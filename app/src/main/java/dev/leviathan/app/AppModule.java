@@ -48,7 +48,8 @@ final class AppModule extends AbstractModule {
     List<Path> dirs = PluginLoader.pluginDirectories(pluginDirs, env.get(PluginLoader.ENVIRONMENT_VARIABLE), workingDir);
     bind(new TypeLiteral<List<Path>>() {}).annotatedWith(Names.named("pluginDirs")).toInstance(dirs);
     // The plugin class loaders stay open for the life of the process: mixer classes may load late.
-    PluginLoadResult found = new PluginLoader(AppModule.class.getClassLoader()).discover(dirs);
+    PluginLoadResult found = new PluginLoader(AppModule.class.getClassLoader(),
+        PluginLoader.timeLimit(env.get(PluginLoader.TIME_LIMIT_VARIABLE))).discover(dirs);
     bind(PluginLoadResult.class).toInstance(found);
     bind(MixerRegistry.class).toInstance(found.registry());
   }

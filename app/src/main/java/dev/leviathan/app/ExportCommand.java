@@ -5,10 +5,10 @@ import com.google.inject.name.Named;
 import dev.leviathan.core.model.LanguageModel;
 import dev.leviathan.core.model.Parameter;
 import dev.leviathan.core.model.ResolvedLayer;
+import dev.leviathan.core.registry.GuardedMixers;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.MixerOptions;
-import dev.leviathan.core.spi.MixerProvider;
 import dev.leviathan.core.spi.ParameterExport;
 import dev.leviathan.trainer.AtomicFiles;
 import dev.leviathan.trainer.RunDirectory;
@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -79,11 +80,7 @@ final class ExportCommand implements Callable<Integer> {
     List<String> offeredBy = providersOffering(format);
     if (offeredBy.isEmpty()) {
       TreeSet<String> formats = new TreeSet<>();
-      allProviders().forEach(p -> {
-        if (p instanceof ParameterExport e) {
-          formats.add(e.exportFormat());
-        }
-      });
+      exports().forEach(e -> formats.add(e.exportFormat()));
       throw new IllegalArgumentException("unknown export format '" + format + "'; the supported formats are: "
           + String.join(", ", formats) + (formats.isEmpty() ? "" : ", ") + SAVED_MODEL);
     }
@@ -122,17 +119,21 @@ final class ExportCommand implements Callable<Integer> {
     return 0;
   }
 
-  private List<MixerProvider> allProviders() {
-    List<MixerProvider> all = new ArrayList<>();
-    registry.tokenMixers().forEach(p -> all.add(p.provider()));
-    registry.channelMixers().forEach(p -> all.add(p.provider()));
+  private List<ProviderInfo> allProviders() {
+    List<ProviderInfo> all = new ArrayList<>(registry.tokenMixers());
+    all.addAll(registry.channelMixers());
     return all;
+  }
+
+  /** The export formats the providers offer, each guarded ({@link GuardedMixers#export}). */
+  private List<ParameterExport> exports() {
+    return allProviders().stream().map(GuardedMixers::export).filter(Objects::nonNull).toList();
   }
 
   private List<String> providersOffering(String name) {
     return allProviders().stream()
-        .filter(p -> p instanceof ParameterExport e && e.exportFormat().equals(name))
-        .map(MixerProvider::name).toList();
+        .filter(p -> offers(GuardedMixers.export(p), name))
+        .map(ProviderInfo::name).toList();
   }
 
   /** The run's mixers whose provider offers the format, by parameter-name prefix. */
@@ -146,9 +147,14 @@ final class ExportCommand implements Callable<Integer> {
   }
 
   private void add(Map<String, Encoder> out, String scope, ProviderInfo info, MixerOptions options) {
-    if (info.provider() instanceof ParameterExport e && e.exportFormat().equals(format)) {
+    ParameterExport e = GuardedMixers.export(info);
+    if (offers(e, format)) {
       out.put(scope, new Encoder(scope + "/", e, options));
     }
+  }
+
+  private static boolean offers(ParameterExport export, String format) {
+    return export != null && export.exportFormat().equals(format);
   }
 
   private static Encoder encoderOf(String parameter, List<Encoder> encoders) {

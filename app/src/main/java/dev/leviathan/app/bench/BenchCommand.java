@@ -4,6 +4,7 @@ import dev.leviathan.trainer.AtomicFiles;
 
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
+import dev.leviathan.core.registry.GuardedMixers;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.trainer.RunDirectory;
@@ -244,7 +245,7 @@ public final class BenchCommand implements Callable<Integer> {
   private List<String> mixerNames() {
     if (mixers.isEmpty()) {
       List<String> all = registry.tokenMixers().stream()
-          .filter(p -> p.provider().causal() && p.origin().builtIn())
+          .filter(p -> p.origin().builtIn() && GuardedMixers.of(p).causal())
           .map(ProviderInfo::name).toList();
       if (all.isEmpty()) {
         throw new IllegalStateException("no causal built-in token mixer is installed; name mixers with --mixers");

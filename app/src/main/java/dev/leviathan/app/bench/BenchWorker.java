@@ -140,7 +140,8 @@ public final class BenchWorker {
   }
 
   static void measure(Job job, PrintStream out) {
-    try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader()).discover(job.plugins())) {
+    try (PluginLoadResult plugins = new PluginLoader(BenchWorker.class.getClassLoader(),
+        PluginLoader.timeLimit(System.getenv(PluginLoader.TIME_LIMIT_VARIABLE))).discover(job.plugins())) {
       RunSpec spec = job.spec();
       try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(VOCAB), spec, true)) {
         rt.initialize(spec.schedule().seed());

@@ -296,7 +296,8 @@ public final class GenerateBench {
   }
 
   static void work(Job job, PrintStream out) {
-    try (PluginLoadResult plugins = new PluginLoader(GenerateBench.class.getClassLoader()).discover(job.plugins())) {
+    try (PluginLoadResult plugins = new PluginLoader(GenerateBench.class.getClassLoader(),
+        PluginLoader.timeLimit(System.getenv(PluginLoader.TIME_LIMIT_VARIABLE))).discover(job.plugins())) {
       RunSpec spec = job.spec();
       try (ModelRuntime rt = ModelRuntime.create(spec.resolve(plugins.registry()).model(BenchWorker.VOCAB), spec,
           false)) {

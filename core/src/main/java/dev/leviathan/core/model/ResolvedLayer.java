@@ -1,5 +1,6 @@
 package dev.leviathan.core.model;
 
+import dev.leviathan.core.registry.GuardedMixers;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.ProviderInfo;
 import dev.leviathan.core.spi.ChannelMixerProvider;
@@ -16,12 +17,14 @@ import java.util.List;
 public record ResolvedLayer(int index, ProviderInfo tokenMixer, MixerOptions tokenOptions, ProviderInfo channelMixer,
     MixerOptions channelOptions) {
 
+  /** The token mixer's provider, every call into it guarded ({@link GuardedMixers}). */
   public TokenMixerProvider tokenProvider() {
-    return (TokenMixerProvider) tokenMixer.provider();
+    return GuardedMixers.token(tokenMixer);
   }
 
+  /** The channel mixer's provider, every call into it guarded ({@link GuardedMixers}). */
   public ChannelMixerProvider channelProvider() {
-    return (ChannelMixerProvider) channelMixer.provider();
+    return GuardedMixers.channel(channelMixer);
   }
 
   /** Whether both mixers are causal. */
@@ -44,8 +47,8 @@ public record ResolvedLayer(int index, ProviderInfo tokenMixer, MixerOptions tok
     for (int i = 0; i < token.size(); i++) {
       ProviderInfo t = registry.tokenMixerInfo(token.get(i).name());
       ProviderInfo c = registry.channelMixerInfo(channel.get(i).name());
-      out.add(new ResolvedLayer(i, t, MixerOptions.resolve(t.provider(), token.get(i).options()), c,
-          MixerOptions.resolve(c.provider(), channel.get(i).options())));
+      out.add(new ResolvedLayer(i, t, MixerOptions.resolve(GuardedMixers.of(t), token.get(i).options()), c,
+          MixerOptions.resolve(GuardedMixers.of(c), channel.get(i).options())));
     }
     return List.copyOf(out);
   }

@@ -1,5 +1,6 @@
 package dev.leviathan.core.plugin;
 
+import dev.leviathan.core.registry.MixerCalls;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.registry.Origin;
 import dev.leviathan.core.registry.ProviderInfo;
@@ -11,6 +12,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.HashSet;
@@ -22,6 +24,8 @@ import java.util.Objects;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.regex.Pattern;
@@ -40,8 +44,9 @@ import java.util.stream.Stream;
  * <p>Nothing a plugin does stops the others or the built-in mixers from loading. Each failure becomes
  * one {@link PluginProblem} naming the jar, file or folder and the cause: a file that is not a jar, a
  * corrupt jar, a jar that bundles TensorFlow or JavaCPP classes, a services file naming a missing
- * class, a provider whose constructor throws, one built against another SPI version, one with an
- * invalid name, or one whose name another provider (built-in or plugin) already has.
+ * class, a provider whose constructor throws, one whose loading does not finish within the time limit
+ * (a hanging static initialiser), one built against another SPI version, one with an invalid name, or
+ * one whose name another provider (built-in or plugin) already has.
  */
 public final class PluginLoader {
   /** The source recorded for providers found on the host's own class path. */
@@ -55,14 +60,29 @@ public final class PluginLoader {
 
   private static final List<String> NATIVE_PREFIXES = List.of("org/tensorflow/", "org/bytedeco/");
 
+  /** Environment variable with the time limit, in seconds, for loading one plugin provider. */
+  public static final String TIME_LIMIT_VARIABLE = "LEVIATHAN_PLUGIN_TIMEOUT";
+
+  /** How long loading one plugin provider may take unless {@value #TIME_LIMIT_VARIABLE} says otherwise. */
+  public static final Duration DEFAULT_TIME_LIMIT = Duration.ofSeconds(30);
+
   private final ClassLoader host;
+  private final Duration timeLimit;
 
   /**
    * @param host the class loader of the application: it provides the built-in mixers and the packages
    *     every plugin shares with the host ({@link PluginClassLoader#HOST_PACKAGES})
+   * @param timeLimit how long loading one plugin provider (initialising its class, constructing it,
+   *     reading its declarations) may take before it is skipped as hanging
    */
-  public PluginLoader(ClassLoader host) {
+  public PluginLoader(ClassLoader host, Duration timeLimit) {
     this.host = Objects.requireNonNull(host, "host");
+    this.timeLimit = Objects.requireNonNull(timeLimit, "timeLimit");
+  }
+
+  /** A loader with the {@link #DEFAULT_TIME_LIMIT}. */
+  public PluginLoader(ClassLoader host) {
+    this(host, DEFAULT_TIME_LIMIT);
   }
 
   /** A loader whose host is the class loader of Leviathan's core. */
@@ -248,23 +268,47 @@ public final class PluginLoader {
       }
     }
 
+    /**
+     * Registers the providers of {@code service} that {@code loader} declares. The services file is read
+     * with {@link ServiceLoader#stream()}, which loads each provider class without initialising it; the
+     * class is initialised and instantiated, and its declarations read once, by {@link #instantiate} under
+     * the time limit, so a provider whose static initialiser (or constructor, or a class its declarations
+     * use) hangs is skipped with a problem instead of hanging every command.
+     */
     private <S extends MixerProvider> void providers(
         Class<S> service, ProviderInfo.Kind kind, Path path, PluginClassLoader loader, List<ProviderInfo> added) {
       String what = "cannot load a " + kind.words() + " provider listed in META-INF/services/" + service.getName();
-      Iterator<S> it = ServiceLoader.load(service, loader).iterator();
+      Iterator<ServiceLoader.Provider<S>> it = ServiceLoader.load(service, loader).stream().iterator();
       while (true) {
-        S provider;
+        ServiceLoader.Provider<S> found;
         try {
           if (!it.hasNext()) {
             return;
           }
-          provider = it.next();
+          found = it.next();
         } catch (ServiceConfigurationError e) {
-          // The iterator has moved past the faulty entry: carry on with the next one.
+          // The lookup has moved past the faulty entry: carry on with the next one.
           problem(path, what + ": " + describe(e, service));
           continue;
         } catch (LinkageError e) {
           problem(path, what + ": " + e);
+          continue;
+        }
+        String className = found.type().getName();
+        S provider;
+        try {
+          provider = TimeLimit.run(timeLimit, "plugin provider " + className, () -> instantiate(found));
+        } catch (TimeoutException e) {
+          problem(path, kind.words() + " provider " + className + " did not finish loading within "
+              + seconds(timeLimit) + " (its class initialiser, constructor or declarations hang), so it is skipped;"
+              + " fix the plugin or remove it from the plugin folder (if it is only slow, raise "
+              + TIME_LIMIT_VARIABLE + ", in seconds)");
+          continue;
+        } catch (ExecutionException e) {
+          Throwable cause = e.getCause();
+          problem(path, cause instanceof ServiceConfigurationError sce
+              ? what + ": " + describe(sce, service)
+              : kind.words() + " provider " + className + " failed while being loaded: " + MixerCalls.describe(cause));
           continue;
         }
         Class<?> type = provider.getClass();
@@ -304,6 +348,55 @@ public final class PluginLoader {
     private void problem(Path path, String cause) {
       problems.add(new PluginProblem(path, cause));
     }
+  }
+
+  /**
+   * Initialises and instantiates a provider and reads its name and SPI version, which registering it
+   * needs. Its other declarations are read too, only so that any class they initialise is initialised
+   * here, under the time limit: what they throw is reported where they are used (through
+   * {@link dev.leviathan.core.registry.GuardedMixers}), naming the mixer.
+   */
+  private static <S extends MixerProvider> S instantiate(ServiceLoader.Provider<S> found) {
+    S provider = found.get();
+    provider.name();
+    provider.spiVersion();
+    try {
+      provider.description();
+      provider.causal();
+      provider.version();
+      provider.options();
+    } catch (Throwable ignored) {
+      // Reported at use.
+    }
+    return provider;
+  }
+
+  /**
+   * The time limit for loading one provider: {@code envValue} seconds (the value of
+   * {@value #TIME_LIMIT_VARIABLE}), or {@link #DEFAULT_TIME_LIMIT} when it is unset or blank.
+   *
+   * @throws IllegalArgumentException when it is not a positive number
+   */
+  public static Duration timeLimit(String envValue) {
+    if (envValue == null || envValue.isBlank()) {
+      return DEFAULT_TIME_LIMIT;
+    }
+    double s;
+    try {
+      s = Double.parseDouble(envValue.strip());
+    } catch (NumberFormatException e) {
+      s = Double.NaN;
+    }
+    if (!(s > 0) || s > 86_400) {
+      throw new IllegalArgumentException(TIME_LIMIT_VARIABLE + " must be a number of seconds between 0 and 86400,"
+          + " got '" + envValue + "'; unset it to use " + seconds(DEFAULT_TIME_LIMIT));
+    }
+    return Duration.ofNanos((long) (s * 1e9));
+  }
+
+  private static String seconds(Duration d) {
+    double s = d.toNanos() / 1e9;
+    return (s == Math.rint(s) ? Long.toString((long) s) : Double.toString(s)) + " s";
   }
 
   private static boolean isJarName(Path path) {
