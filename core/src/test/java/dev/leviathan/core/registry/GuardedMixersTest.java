@@ -11,8 +11,12 @@ import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
 import dev.leviathan.core.spi.OptionSpec;
+import dev.leviathan.core.spi.ParameterExport;
 import dev.leviathan.core.spi.TokenMixer;
 import dev.leviathan.core.spi.TokenMixerProvider;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -36,7 +40,10 @@ class GuardedMixersTest {
       + " from the plugin folder";
 
   /** A provider whose declarations and mixer are given as functions. */
-  static final class Scripted implements TokenMixerProvider {
+  static final class Scripted extends Scriptable {}
+
+  /** The scripted provider's body. */
+  static class Scriptable implements TokenMixerProvider {
     Supplier<String> description = () -> "scripted";
     Supplier<String> version = () -> "1";
     Supplier<List<OptionSpec>> options = List::of;
@@ -126,6 +133,37 @@ class GuardedMixersTest {
       throw oom;
     };
     assertSame(oom, assertThrows(OutOfMemoryError.class, () -> applyInBlock2(guarded(p, JAR))));
+  }
+
+  /** A provider with an export format whose calls misbehave. */
+  static final class Exporting extends Scriptable implements ParameterExport {
+    @Override public String exportFormat() { throw new IllegalStateException("no format today"); }
+    @Override public String encodedWords() { return null; }
+    @Override public boolean encodes(String parameter, MixerOptions options) { return true; }
+    @Override public void write(OutputStream out, List<ExportTensor> tensors) throws IOException {
+      if (tensors.isEmpty()) {
+        throw new IOException("No space left on device");
+      }
+      throw new StackOverflowError();
+    }
+  }
+
+  @Test
+  void anExportFormatIsGuardedLikeTheRestButItsFileErrorsPassThrough() throws IOException {
+    assertEquals(null, GuardedMixers.export(new ProviderInfo(new Scripted(), ProviderInfo.Kind.TOKEN,
+        Origin.plugin(Path.of(JAR)))), "no format offered");
+    ParameterExport e = GuardedMixers.export(new ProviderInfo(new Exporting(), ProviderInfo.Kind.TOKEN,
+        Origin.plugin(Path.of(JAR))));
+    assertEquals("token mixer 'scripted' from " + JAR + " failed in exportFormat(): IllegalStateException: no format"
+        + " today" + ADVICE, message(e::exportFormat));
+    assertEquals("token mixer 'scripted' from " + JAR + " broke the mixer contract in encodedWords(): it returned null"
+        + ADVICE, message(e::encodedWords));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertEquals("No space left on device", assertThrows(IOException.class, () -> e.write(out, List.of())).getMessage());
+    List<ParameterExport.ExportTensor> one = List.of(new ParameterExport.ExportTensor("w", new long[] {1}, new float[1],
+        true));
+    assertEquals("token mixer 'scripted' from " + JAR + " failed in write(): StackOverflowError" + ADVICE,
+        message(() -> e.write(out, one)));
   }
 
   @Test
