@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.leviathan.core.model.Gradients;
 import dev.leviathan.core.model.LanguageModel;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.Parameter;
@@ -294,7 +295,7 @@ class CorrelationLiteralMixerTest {
         .tokenMixer(MixerSpec.of("correlation-literal", Map.of("heads", 2)))
         .channelMixer(MixerSpec.of("mlp")).build();
     try (Graph g = new Graph()) {
-      LanguageModel model = new LanguageModel(Ops.create(g), config, TinyTraining.registry(provider), new ParameterStore(2));
+      LanguageModel model = new LanguageModel(Ops.create(g), ResolvedModel.resolve(config, TinyTraining.registry(provider)), new ParameterStore(2));
       assertFalse(model.causal());
     }
     try (ModelChecks m = new ModelChecks(TinyTraining.registry(provider), config, 3)) {

@@ -1,7 +1,6 @@
 package dev.leviathan.core.model;
 
 import dev.leviathan.core.ops.Layers;
-import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.core.spi.ChannelMixer;
 import dev.leviathan.core.spi.Initializer;
 import dev.leviathan.core.spi.LayerContext;
@@ -120,16 +119,6 @@ public final class LanguageModel {
     this.causal = model.causal();
   }
 
-  /**
-   * Resolves {@code config}'s mixers in {@code registry}, then builds the model as
-   * {@link #LanguageModel(Ops, ResolvedModel, ParameterStore)} does.
-   *
-   * @throws dev.leviathan.core.registry.RegistryException for an unknown mixer name
-   * @throws dev.leviathan.core.spi.InvalidMixerOptionException for a bad mixer option
-   */
-  public LanguageModel(Ops tf, ModelConfig config, MixerRegistry registry, ParameterStore params) {
-    this(tf, ResolvedModel.resolve(config, registry), params);
-  }
 
   /**
    * The prefix of the parameter names of layer {@code layer}'s token mixer ({@code block<i>/mix}) or

@@ -67,7 +67,7 @@ class LanguageModelTest {
     MixerRegistry registry = TinyTraining.registry(new PrevTokenMixer());
     try (Graph g = new Graph()) {
       ParameterStore store = new ParameterStore(2);
-      LanguageModel m = new LanguageModel(Ops.create(g), small().tokenMixer(MixerSpec.of("prev")).build(), registry, store);
+      LanguageModel m = new LanguageModel(Ops.create(g), ResolvedModel.resolve(small().tokenMixer(MixerSpec.of("prev")).build(), registry), store);
       List<String> names = store.all().stream().map(Parameter::name).toList();
       assertEquals(List.of("model/wte", "model/wpe",
           "block0/norm1/gain", "block0/norm1/bias", "block0/mix/w",
@@ -90,8 +90,8 @@ class LanguageModelTest {
     MixerRegistry registry = TinyTraining.registry(new PrevTokenMixer());
     try (Graph g = new Graph()) {
       ParameterStore store = new ParameterStore(2);
-      new LanguageModel(Ops.create(g), small().tokenMixer(MixerSpec.of("prev")).norm(NormKind.RMSNORM)
-          .positionEmbedding(false).tieEmbeddings(false).build(), registry, store);
+      new LanguageModel(Ops.create(g), ResolvedModel.resolve(small().tokenMixer(MixerSpec.of("prev")).norm(NormKind.RMSNORM)
+          .positionEmbedding(false).tieEmbeddings(false).build(), registry), store);
       List<String> names = store.all().stream().map(Parameter::name).toList();
       assertTrue(names.contains("head/lm_head"));
       assertFalse(names.contains("model/wpe"));
@@ -104,8 +104,8 @@ class LanguageModelTest {
     MixerRegistry registry = TinyTraining.registry(new PrevTokenMixer(), new FrozenMixer());
     try (Graph g = new Graph()) {
       ParameterStore store = new ParameterStore(2);
-      LanguageModel m = new LanguageModel(Ops.create(g), small()
-          .tokenMixers(List.of(MixerSpec.of("prev"), MixerSpec.of("frozen"))).build(), registry, store);
+      LanguageModel m = new LanguageModel(Ops.create(g), ResolvedModel.resolve(small()
+          .tokenMixers(List.of(MixerSpec.of("prev"), MixerSpec.of("frozen"))).build(), registry), store);
       assertEquals("prev", m.layers().get(0).mixer());
       assertEquals("frozen", m.layers().get(2).mixer());
       assertFalse(m.causal(), "a stack with one non-causal mixer is not causal");
@@ -118,7 +118,7 @@ class LanguageModelTest {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ParameterStore store = new ParameterStore(2);
-      LanguageModel m = new LanguageModel(tf, small().tokenMixer(MixerSpec.of("frozen")).build(), registry, store);
+      LanguageModel m = new LanguageModel(tf, ResolvedModel.resolve(small().tokenMixer(MixerSpec.of("frozen")).build(), registry), store);
       var tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
       Operand<TFloat32> loss = m.loss(m.logits(tokens), tokens);
       var e = assertThrows(Gradients.MissingGradientException.class, () -> Gradients.of(tf, loss, store.all()));
@@ -131,8 +131,7 @@ class LanguageModelTest {
     MixerRegistry registry = TinyTraining.registry(new PrevTokenMixer());
     try (Graph g = new Graph()) {
       var e = assertThrows(dev.leviathan.core.registry.RegistryException.class,
-          () -> new LanguageModel(Ops.create(g), small().tokenMixer(MixerSpec.of("nope")).build(), registry,
-              new ParameterStore(2)));
+          () -> new LanguageModel(Ops.create(g), ResolvedModel.resolve(small().tokenMixer(MixerSpec.of("nope")).build(), registry), new ParameterStore(2)));
       assertTrue(e.getMessage().contains("'nope' does not exist"), e.getMessage());
       assertTrue(e.getMessage().endsWith("are: prev"), e.getMessage());
     }

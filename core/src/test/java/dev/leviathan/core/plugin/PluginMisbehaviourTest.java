@@ -13,6 +13,7 @@ import dev.leviathan.core.model.MixerContext;
 import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.ParameterStore;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.registry.GuardedMixers;
 import dev.leviathan.core.registry.MixerCallException;
 import dev.leviathan.core.registry.MixerRegistry;
@@ -171,7 +172,7 @@ class PluginMisbehaviourTest {
       Ops tf = Ops.create(g);
       ModelConfig config = ModelConfig.builder().vocabSize(11).context(8).width(16).layers(1)
           .tokenMixer(MixerSpec.of(token)).channelMixer(MixerSpec.of(channel)).build();
-      LanguageModel model = new LanguageModel(tf, config, registry, new ParameterStore(1));
+      LanguageModel model = new LanguageModel(tf, ResolvedModel.resolve(config, registry), new ParameterStore(1));
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 8)));
       model.loss(model.logits(tokens), tokens);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.leviathan.core.model.Gradients;
 import dev.leviathan.core.model.LanguageModel;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.Parameter;
 import dev.leviathan.core.model.ParameterStore;
@@ -38,7 +39,7 @@ public final class ModelChecks implements AutoCloseable {
   public ModelChecks(MixerRegistry registry, ModelConfig config, long seed) {
     Ops tf = Ops.create(graph);
     store = new ParameterStore(config.layers());
-    LanguageModel model = new LanguageModel(tf, config, registry, store);
+    LanguageModel model = new LanguageModel(tf, ResolvedModel.resolve(config, registry), store);
     tokens = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     targets = tf.withName("targets").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     logits = model.logits(tokens);

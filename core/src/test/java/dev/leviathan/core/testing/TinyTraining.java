@@ -4,6 +4,7 @@ import dev.leviathan.core.channel.MlpChannelMixer;
 import dev.leviathan.core.channel.SwiGluChannelMixer;
 import dev.leviathan.core.model.Gradients;
 import dev.leviathan.core.model.LanguageModel;
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.model.MixerSpec;
 import dev.leviathan.core.model.ModelConfig;
 import dev.leviathan.core.model.ParameterStore;
@@ -63,7 +64,7 @@ public final class TinyTraining {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ParameterStore store = new ParameterStore(config.layers());
-      LanguageModel model = new LanguageModel(tf, config, registry, store);
+      LanguageModel model = new LanguageModel(tf, ResolvedModel.resolve(config, registry), store);
       Placeholder<TInt32> x = tf.withName("x").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, context)));
       Placeholder<TInt32> y = tf.withName("y").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, context)));
       Operand<TFloat32> loss = model.loss(model.logits(x), y);
