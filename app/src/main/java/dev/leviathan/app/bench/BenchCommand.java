@@ -11,11 +11,9 @@ import dev.leviathan.trainer.RunDirectory;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -159,13 +157,13 @@ public final class BenchCommand implements Callable<Integer> {
       }
     }
     Path csv = out != null ? workingDir.resolve(out).normalize() : defaultOut();
-    Path png = csv.resolveSibling(stripCsv(csv.getFileName().toString()) + ".png");
+    Path png = csv.resolveSibling(WorkerIo.stripCsv(csv.getFileName().toString()) + ".png");
     long limitKb = maxMemoryMb != null ? maxMemoryMb * 1024 : ProcMemory.totalKb().orElse(0) * 8 / 10;
 
     int total = names.size() * ctx.size();
     stdout.printf(Locale.ROOT, "bench: %d configuration(s): %s x context %s | batch %d, width %d, layers %d |"
             + " %d warm-up + %d timed steps | limits %s s, %s per configuration%n", total, String.join(",", names),
-        ctx, batch, width, layers, warmup, steps, trim(timeLimit), limitKb > 0 ? limitKb / 1024 + " MB" : "no memory limit");
+        ctx, batch, width, layers, warmup, steps, WorkerIo.trim(timeLimit), limitKb > 0 ? limitKb / 1024 + " MB" : "no memory limit");
     List<BenchRow> rows = new ArrayList<>();
     int i = 0;
     for (String name : names) {
@@ -174,13 +172,13 @@ public final class BenchCommand implements Callable<Integer> {
         stdout.printf(Locale.ROOT, "[%d/%d] %s, context %d ... ", i, total, name, t);
         stdout.flush();
         Path profileCsv = profile ? csv.resolveSibling(String.format(Locale.ROOT, "%s-profile-%s-%d.csv",
-            stripCsv(csv.getFileName().toString()), name, t)) : null;
+            WorkerIo.stripCsv(csv.getFileName().toString()), name, t)) : null;
         Measured m = run(job(name, t, plugins, profileCsv), limitKb);
         rows.add(m.row());
         stdout.println(describe(m));
         if (profileCsv != null && m.row().ok()) {
-          Path txt = profileCsv.resolveSibling(stripCsv(profileCsv.getFileName().toString()) + ".txt");
-          stdout.println(String.join("\n", lines(txt)));
+          Path txt = profileCsv.resolveSibling(WorkerIo.stripCsv(profileCsv.getFileName().toString()) + ".txt");
+          stdout.println(String.join("\n", WorkerIo.lines(txt)));
           stdout.println("wrote " + profileCsv);
         }
         writeCsv(csv, rows);
@@ -222,7 +220,7 @@ public final class BenchCommand implements Callable<Integer> {
       throw new ParameterException(cl, "--warmup must be >= 0, got " + warmup);
     }
     if (!(timeLimit > 0)) {
-      throw new ParameterException(cl, "--time-limit must be > 0 seconds, got " + trim(timeLimit));
+      throw new ParameterException(cl, "--time-limit must be > 0 seconds, got " + WorkerIo.trim(timeLimit));
     }
     if (maxMemoryMb != null && maxMemoryMb < 1) {
       throw new ParameterException(cl, "--max-memory must be >= 1 MB, got " + maxMemoryMb);
@@ -352,11 +350,11 @@ public final class BenchCommand implements Callable<Integer> {
     Map<String, String> result = null;
     String failureKind = null;
     String failure = null;
-    for (String line : lines(stdoutFile)) {
+    for (String line : WorkerIo.lines(stdoutFile)) {
       if (line.startsWith(BenchWorker.BUILT + " ")) {
-        params = Long.parseLong(keyValues(line).get("params"));
+        params = Long.parseLong(WorkerIo.keyValues(line).get("params"));
       } else if (line.startsWith(BenchWorker.RESULT + " ")) {
-        result = keyValues(line);
+        result = WorkerIo.keyValues(line);
       } else if (line.startsWith(BenchWorker.FAILURE + " ")) {
         String rest = line.substring(BenchWorker.FAILURE.length() + 1);
         int sp = rest.indexOf(' ');
@@ -368,7 +366,7 @@ public final class BenchCommand implements Callable<Integer> {
       return failed(job, params, BenchRow.OOM, "resident memory passed --max-memory " + limitKb / 1024 + " MB");
     }
     if (timedOut) {
-      return failed(job, params, BenchRow.TIMEOUT, "over the time limit of " + trim(timeLimit) + " s");
+      return failed(job, params, BenchRow.TIMEOUT, "over the time limit of " + WorkerIo.trim(timeLimit) + " s");
     }
     if (exit == 0 && result != null) {
       double stepMs = Double.parseDouble(result.get("step_ms"));
@@ -392,7 +390,7 @@ public final class BenchCommand implements Callable<Integer> {
       return failed(job, params, BenchRow.OOM, "killed by the operating system (SIGKILL), most likely out of memory;"
           + " largest resident set seen " + peakSeenKb / 1024 + " MB");
     }
-    String why = failure != null ? failure : lastLine(stderrFile);
+    String why = failure != null ? failure : WorkerIo.lastLine(stderrFile);
     return failed(job, params, BenchRow.ERROR, (why.isEmpty() ? "" : why + "; ") + "worker exit code " + exit);
   }
 
@@ -423,45 +421,7 @@ public final class BenchCommand implements Callable<Integer> {
     AtomicFiles.write(csv, sb.toString());
   }
 
-  private static Map<String, String> keyValues(String line) {
-    Map<String, String> m = new HashMap<>();
-    for (String part : line.split(" ")) {
-      int eq = part.indexOf('=');
-      if (eq > 0) {
-        m.put(part.substring(0, eq), part.substring(eq + 1));
-      }
-    }
-    return m;
-  }
-
-  private static List<String> lines(Path file) {
-    try {
-      return Files.readAllLines(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return List.of();
-    }
-  }
-
-  private static String lastLine(Path file) {
-    List<String> lines = lines(file);
-    for (int i = lines.size() - 1; i >= 0; i--) {
-      String l = lines.get(i).strip();
-      if (!l.isEmpty() && !l.startsWith("at ") && !l.startsWith("...")) {
-        return l;
-      }
-    }
-    return "";
-  }
-
   private Path defaultOut() {
     return RunDirectory.createIn(workingDir, "bench-", "").resolve("bench.csv");
-  }
-
-  private static String stripCsv(String name) {
-    return name.toLowerCase(Locale.ROOT).endsWith(".csv") ? name.substring(0, name.length() - 4) : name;
-  }
-
-  private static String trim(double v) {
-    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 }

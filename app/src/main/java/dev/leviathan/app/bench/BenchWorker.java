@@ -16,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Random;
-import org.tensorflow.exceptions.TFResourceExhaustedException;
 
 /**
  * Measures one benchmark configuration; {@link BenchCommand} runs it in a fresh JVM per configuration
@@ -43,7 +42,7 @@ import org.tensorflow.exceptions.TFResourceExhaustedException;
  *
  * Output protocol on stdout, one line each: {@code bench-built params=N} once the model is built,
  * then {@code bench-result key=value ...} on success or {@code bench-failure oom|error MESSAGE} (exit
- * code {@value #EXIT_OOM} for out-of-memory, 1 for other errors).
+ * code {@value WorkerIo#EXIT_OOM} for out-of-memory, 1 for other errors).
  */
 public final class BenchWorker {
   /** Vocabulary size of the synthetic tokens (that of the character-level tiny Shakespeare). */
@@ -51,7 +50,6 @@ public final class BenchWorker {
   static final String BUILT = "bench-built";
   static final String RESULT = "bench-result";
   static final String FAILURE = "bench-failure";
-  static final int EXIT_OOM = 3;
 
   private BenchWorker() {}
 
@@ -120,23 +118,7 @@ public final class BenchWorker {
   }
 
   public static void main(String[] args) {
-    System.setProperty("java.awt.headless", "true");
-    dev.leviathan.app.Main.nativeMemoryUnlimited();
-    PrintStream out = System.out;
-    int code;
-    try {
-      measure(Job.parse(args), out);
-      code = 0;
-    } catch (OutOfMemoryError | TFResourceExhaustedException e) {
-      out.println(FAILURE + " oom " + Reports.oneLine(e));
-      code = EXIT_OOM;
-    } catch (Throwable e) {
-      out.println(FAILURE + " error " + Reports.oneLine(e));
-      e.printStackTrace();
-      code = 1;
-    }
-    out.flush();
-    System.exit(code);
+    WorkerIo.runWorker(FAILURE, out -> measure(Job.parse(args), out));
   }
 
   static void measure(Job job, PrintStream out) {

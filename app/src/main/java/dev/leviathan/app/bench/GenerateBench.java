@@ -12,11 +12,9 @@ import java.awt.BasicStroke;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -146,10 +144,10 @@ public final class GenerateBench {
   int run(Options o, List<String> mixers, int batch, int width, int layers, long seed, List<Path> plugins,
       List<String> sets, Path csv) {
     List<Integer> positions = o.positions.stream().distinct().sorted().toList();
-    Path png = csv.resolveSibling(stripCsv(csv.getFileName().toString()) + ".png");
+    Path png = csv.resolveSibling(WorkerIo.stripCsv(csv.getFileName().toString()) + ".png");
     stdout.printf(Locale.ROOT, "bench --generate: %s | positions %s | batch %d, width %d, layers %d, context %d,"
             + " no position embedding | limit %s s per mixer%n", String.join(",", mixers), positions, batch, width,
-        layers, o.context, trim(timeLimit));
+        layers, o.context, WorkerIo.trim(timeLimit));
     List<Row> rows = new ArrayList<>();
     int i = 0;
     for (String mixer : mixers) {
@@ -185,11 +183,11 @@ public final class GenerateBench {
     }
     try {
       String stopped = runWorker(job, outFile, errFile);
-      List<String> out = lines(outFile);
+      List<String> out = WorkerIo.lines(outFile);
       List<Row> rows = rows(job, out, stopped);
       if (rows.stream().anyMatch(r -> r.status().equals(BenchRow.ERROR) || r.status().equals(BenchRow.OOM))) {
         String why = out.stream().filter(l -> l.startsWith(FAILURE + " ")).findFirst()
-            .map(l -> l.substring(FAILURE.length() + 1)).orElse(lastLine(errFile));
+            .map(l -> l.substring(FAILURE.length() + 1)).orElse(WorkerIo.lastLine(errFile));
         stdout.print("(" + why + ") ");
       }
       return rows;
@@ -246,7 +244,7 @@ public final class GenerateBench {
     Integer limitAt = null;
     String failure = null;
     for (String line : out) {
-      Map<String, String> kv = keyValues(line);
+      Map<String, String> kv = WorkerIo.keyValues(line);
       if (line.startsWith(POINT + " ")) {
         points.put(Integer.parseInt(kv.get("position")), kv);
       } else if (line.startsWith(BUILT + " ")) {
@@ -277,22 +275,7 @@ public final class GenerateBench {
 
   /** The worker: measures one job and reports on stdout, one line per event. */
   public static void main(String[] args) {
-    System.setProperty("java.awt.headless", "true");
-    dev.leviathan.app.Main.nativeMemoryUnlimited();
-    PrintStream out = System.out;
-    int code = 0;
-    try {
-      work(Job.parse(args), out);
-    } catch (OutOfMemoryError | org.tensorflow.exceptions.TFResourceExhaustedException e) {
-      out.println(FAILURE + " oom " + Reports.oneLine(e));
-      code = 3;
-    } catch (Throwable e) {
-      out.println(FAILURE + " error " + Reports.oneLine(e));
-      e.printStackTrace();
-      code = 1;
-    }
-    out.flush();
-    System.exit(code);
+    WorkerIo.runWorker(FAILURE, out -> work(Job.parse(args), out));
   }
 
   static void work(Job job, PrintStream out) {
@@ -391,45 +374,7 @@ public final class GenerateBench {
     return s == null || s.isEmpty() ? null : Double.parseDouble(s);
   }
 
-  private static Map<String, String> keyValues(String line) {
-    Map<String, String> m = new HashMap<>();
-    for (String part : line.split(" ")) {
-      int eq = part.indexOf('=');
-      if (eq > 0) {
-        m.put(part.substring(0, eq), part.substring(eq + 1));
-      }
-    }
-    return m;
-  }
-
-  private static List<String> lines(Path file) {
-    try {
-      return Files.readAllLines(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return List.of();
-    }
-  }
-
-  private static String lastLine(Path file) {
-    List<String> lines = lines(file);
-    for (int i = lines.size() - 1; i >= 0; i--) {
-      String l = lines.get(i).strip();
-      if (!l.isEmpty() && !l.startsWith("at ") && !l.startsWith("...")) {
-        return l;
-      }
-    }
-    return "";
-  }
-
-  private static String stripCsv(String name) {
-    return name.toLowerCase(Locale.ROOT).endsWith(".csv") ? name.substring(0, name.length() - 4) : name;
-  }
-
   private static String fmt(double v) {
     return String.format(Locale.ROOT, "%.4f", v);
-  }
-
-  private static String trim(double v) {
-    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 }
