@@ -72,6 +72,11 @@ final class ConsoleListener implements TrainingListener {
   }
 
   @Override
+  public void note(String message) {
+    out.println("note: " + message);
+  }
+
+  @Override
   public void warn(String message) {
     warning = message;
     out.println("WARNING: " + message);

@@ -37,6 +37,22 @@ final class Errors {
   }
 
   static String message(Throwable t) {
+    if (t instanceof OutOfMemoryError) {
+      return "out of memory (" + firstLine(t) + "): this run needs more memory than Java or the machine has; lower"
+          + " batch, context, width or layers, use a smaller data file, or give Java more heap with"
+          + " LEVIATHAN_JAVA_OPTS=-Xmx<size>";
+    }
+    if (t instanceof org.tensorflow.exceptions.TFResourceExhaustedException) {
+      return "TensorFlow ran out of memory (" + firstLine(t) + "); lower batch, context, width or layers";
+    }
+    if (t instanceof StackOverflowError) {
+      return "stack overflow in " + where(t) + "; this is a defect, rerun with --debug and report it";
+    }
+    if (t instanceof Error) {
+      return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : " (" + firstLine(t) + ")") + " in "
+          + where(t) + "; this is a defect of that code (a plugin mixer's, if it is one): rerun with --debug and"
+          + " report it to its authors";
+    }
     String m = t.getMessage();
     if (m == null || m.isBlank()) {
       m = t.getClass().getSimpleName();
@@ -45,5 +61,38 @@ final class Errors {
       m = t.getClass().getSimpleName() + ": " + m;
     }
     return m.lines().findFirst().orElse(m);
+  }
+
+  private static String firstLine(Throwable t) {
+    String m = t.getMessage();
+    return m == null ? "no details" : m.lines().findFirst().orElse(m);
+  }
+
+  /** The class and method that threw, and the jar it came from when that is not Leviathan's own. */
+  private static String where(Throwable t) {
+    StackTraceElement[] st = t.getStackTrace();
+    for (StackTraceElement e : st) {
+      String c = e.getClassName();
+      if (!c.startsWith("java.") && !c.startsWith("jdk.") && !c.startsWith("sun.")) {
+        String loader = e.getClassLoaderName(); // plugin class loaders are named after their jar
+        boolean plugin = loader != null && !loader.equals("app") && !loader.equals("platform");
+        return c + "." + e.getMethodName() + (plugin ? " (from " + loader + ")" : jarOf(t, c));
+      }
+    }
+    return st.length == 0 ? "unknown code" : st[0].getClassName() + "." + st[0].getMethodName();
+  }
+
+  private static String jarOf(Throwable t, String className) {
+    if (className.startsWith("dev.leviathan.")) {
+      return "";
+    }
+    try {
+      ClassLoader loader = Thread.currentThread().getContextClassLoader();
+      Class<?> c = Class.forName(className, false, loader);
+      var src = c.getProtectionDomain().getCodeSource();
+      return src == null ? "" : " (from " + src.getLocation().getPath() + ")";
+    } catch (ClassNotFoundException | LinkageError | SecurityException e) {
+      return "";
+    }
   }
 }

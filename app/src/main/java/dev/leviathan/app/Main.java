@@ -48,17 +48,30 @@ public final class Main {
   public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> env, Path workingDir,
       boolean installSignalHandler) {
     boolean debug = List.of(args).contains("--debug");
+    try {
+      return execute(args, out, err, env, workingDir, installSignalHandler, debug);
+    } catch (Throwable t) { // Errors (out of memory, a plugin's AssertionError) that picocli lets through
+      return fail(t, err, debug);
+    }
+  }
+
+  static int fail(Throwable t, PrintStream err, boolean debug) {
+    Throwable cause = Errors.unwrap(t);
+    err.println("error: " + Errors.message(cause));
+    if (debug) {
+      cause.printStackTrace(err);
+    }
+    return EXIT_ERROR;
+  }
+
+  private static int execute(String[] args, PrintStream out, PrintStream err, Map<String, String> env,
+      Path workingDir, boolean installSignalHandler, boolean debug) {
     Injector injector;
     try {
       AppModule module = new AppModule(out, err, env, workingDir, pluginDirs(args), installSignalHandler);
       injector = Guice.createInjector(module);
     } catch (RuntimeException e) {
-      Throwable cause = Errors.unwrap(e);
-      err.println("error: " + Errors.message(cause));
-      if (debug) {
-        cause.printStackTrace(err);
-      }
-      return EXIT_ERROR;
+      return fail(e, err, debug);
     }
     CommandLine cli = new CommandLine(LeviathanCommand.class, new GuiceFactory(injector));
     cli.setOut(new PrintWriter(out, true));
@@ -69,14 +82,7 @@ public final class Main {
           + commandPath(ex.getCommandLine()) + "--help)");
       return EXIT_USAGE;
     });
-    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-      Throwable cause = Errors.unwrap(ex);
-      err.println("error: " + Errors.message(cause));
-      if (debug) {
-        cause.printStackTrace(err);
-      }
-      return EXIT_ERROR;
-    });
+    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> fail(ex, err, debug));
     return cli.execute(args);
   }
 

@@ -55,8 +55,8 @@ final class SampleCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (tokens < 0) {
-      throw new IllegalArgumentException("--tokens must be >= 0, got " + tokens);
+    if (tokens < 0 || tokens > Sampler.MAX_TOKENS) {
+      throw new IllegalArgumentException("--tokens must be between 0 and " + Sampler.MAX_TOKENS + ", got " + tokens);
     }
     try (Trainer.LoadedRun loaded = trainer.open(workingDir.resolve(run), checkpoint)) {
       Sampler sampler = new Sampler(loaded.runtime(), loaded.tokenizer()).notices(err::println);

@@ -54,6 +54,10 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", description = "Continue the run in --out (default: the latest run) from its last checkpoint.")
   boolean resume;
 
+  @Option(names = "--checkpoint", paramLabel = "last|best|PATH",
+      description = "With --resume: the checkpoint to continue from (default: last).")
+  String checkpoint;
+
   @Option(names = "--no-progress", description = "Plain log lines instead of a progress bar.")
   boolean noProgress;
 
@@ -106,6 +110,9 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     found.problemLines().forEach(p -> stderr.println("warning: " + p));
+    if (checkpoint != null && !resume) {
+      throw new ConfigException("--checkpoint only applies to --resume; add --resume, or drop --checkpoint");
+    }
     RunDirectory resumed = resume ? resumeDir() : null;
     Path base = config != null ? workingDir.resolve(config) : resumed != null ? resumed.config() : null;
     ClusterSpec clusterSpec = ClusterSpec.resolve(env.get(ClusterSpec.TF_CONFIG), cluster, task).orElse(null);
@@ -125,11 +132,14 @@ final class TrainCommand implements Callable<Integer> {
     if (run == null) {
       run = out != null ? new RunDirectory(workingDir.resolve(out)) : RunDirectory.newRun(workingDir,
           spec.model().mixerLabel());
-      if (run.hasCheckpoints()) {
+      OutDirectory.requireUsable(run.path(), "--out");
+      if (run.checkpoints().holdsRun()) {
         throw new ConfigException("run directory " + run.path() + " already holds a run; pass --resume to continue it"
             + " or choose another --out");
       }
     }
+    String from = !resume ? null : checkpoint == null || checkpoint.equals("last") || checkpoint.equals("best")
+        ? (checkpoint == null ? "last" : checkpoint) : workingDir.resolve(checkpoint).toString();
     if (installSignalHandler) {
       SignalStop.install(trainer::requestStop, new AtomicBoolean(), "writing a checkpoint and stopping", stderr);
     }
@@ -148,7 +158,7 @@ final class TrainCommand implements Callable<Integer> {
           .toList(), clusterSpec.task(), b, clusterSpec.size() * b));
     }
     boolean bar = !noProgress && System.console() != null;
-    Trainer.Result r = trainer.train(resolved, run.path(), resume, new ConsoleListener(stdout, bar), launch);
+    Trainer.Result r = trainer.train(resolved, run.path(), from, new ConsoleListener(stdout, bar), launch);
     stdout.printf(Locale.ROOT, "final: step=%d val_loss=%.4f val_bpc=%.4f tokens_per_sec=%.0f%n", r.step(), r.valLoss(),
         r.valBpc(), r.tokensPerSec());
     if (!r.sample().isEmpty()) {
@@ -176,6 +186,7 @@ final class TrainCommand implements Callable<Integer> {
     if (steps != null) args.add("--steps " + steps);
     if (seed != null) args.add("--seed " + seed);
     if (resume) args.add("--resume");
+    if (checkpoint != null) args.add("--checkpoint " + checkpoint);
     if (allowNoncausal) args.add("--allow-noncausal");
     if (device != Devices.Choice.AUTO) args.add("--device " + device);
     if (cluster != null) args.add("--cluster " + cluster);
@@ -188,7 +199,13 @@ final class TrainCommand implements Callable<Integer> {
     if (out != null) {
       Path dir = workingDir.resolve(out);
       if (!Files.isDirectory(dir)) {
-        throw new ConfigException("cannot resume: run directory " + dir + " does not exist");
+        throw new ConfigException("cannot resume: run directory " + dir + (Files.exists(dir) ? " is a file" : " does not"
+            + " exist") + "; pass the folder of an earlier run with --out, or start one with: leviathan train --out "
+            + out);
+      }
+      if (!Files.isRegularFile(dir.resolve("config.yaml"))) {
+        throw new ConfigException("cannot resume: " + dir + " is not a run directory (it has no config.yaml); pass"
+            + " the folder of an earlier run with --out, or start one with: leviathan train --out " + out);
       }
       return new RunDirectory(dir);
     }

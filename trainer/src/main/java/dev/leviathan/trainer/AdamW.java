@@ -33,6 +33,7 @@ public final class AdamW {
   private final Placeholder<TFloat32> correction2;
   private final List<Op> updates = new ArrayList<>();
   private final List<Op> zeroInit = new ArrayList<>();
+  private final List<Variable<TFloat32>> moments = new ArrayList<>();
   private final Operand<TFloat32> gradNorm;
   private final float beta1;
   private final float beta2;
@@ -78,6 +79,8 @@ public final class AdamW {
       Variable<TFloat32> var = p.variable();
       Variable<TFloat32> m = scoped.withName("m").variable(Shape.of(p.shape()), TFloat32.class);
       Variable<TFloat32> v = scoped.withName("v").variable(Shape.of(p.shape()), TFloat32.class);
+      moments.add(m);
+      moments.add(v);
       zeroInit.add(scoped.assign(m, scoped.zerosLike(m)));
       zeroInit.add(scoped.assign(v, scoped.zerosLike(v)));
       Operand<TFloat32> g = scale == null ? grads.get(i) : po.math.mul(grads.get(i), scale);
@@ -94,6 +97,11 @@ public final class AdamW {
   /** Targets that perform one update. */
   public List<Op> updates() {
     return updates;
+  }
+
+  /** The first and second moment estimates of every parameter (saved with the checkpoint). */
+  public List<Variable<TFloat32>> moments() {
+    return moments;
   }
 
   /** Targets that reset the moment estimates to zero (fresh start). */

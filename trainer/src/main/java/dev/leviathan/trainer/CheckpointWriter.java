@@ -24,6 +24,7 @@ final class CheckpointWriter {
 
   /** Saves checkpoint {@code name} at the progress's step and data position; returns its folder. */
   Path save(String name, Progress progress) {
+    Divergence.requireFinite(runtime, checkpoints, progress.step, name);
     CheckpointState s = new CheckpointState(CheckpointState.FORMAT, progress.step, progress.best,
         progress.trainBatches.position(), config, tokenizer.kind(), tokenizer.vocabulary(), mixers,
         Versions.leviathan(), TensorFlow.version(), Instant.now().toString());

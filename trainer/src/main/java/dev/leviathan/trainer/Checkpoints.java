@@ -25,14 +25,38 @@ import java.util.stream.Stream;
  * Checkpoints of a run under {@code RUN/checkpoints/}: {@code last} and {@code best}, each a folder with
  * TensorFlow's variable files ({@code variables.*}), {@code state.json} and {@code checksums.sha256}.
  *
- * <p>A checkpoint is written into a temporary folder and moved into place with an atomic rename; the
- * previous one is first moved aside and deleted only after the new one is in place, so a process that
- * dies mid-write leaves the previous checkpoint valid (and {@link #resolve} finds it).
+ * <p>The write protocol is one state machine per checkpoint {@code NAME}; one writer at a time is assumed
+ * (the run lock, {@link RunLock}). The folders that may exist are
+ * <pre>
+ *   NAME/        the current checkpoint (complete and verified)
+ *   NAME.tmp/    a new checkpoint being written
+ *   NAME.prev/   the previous checkpoint, kept until the new one has been verified in place
+ * </pre>
+ * {@link #save}: (1) {@link #recover}; (2) write {@code NAME.tmp/} (variables, state, checksums), fsync its
+ * files and the folder; (3) rename {@code NAME -> NAME.prev}; (4) rename {@code NAME.tmp -> NAME}, fsync
+ * {@code checkpoints/}; (5) verify {@code NAME} against its checksums, then delete {@code NAME.prev} (if
+ * the verification fails, {@code NAME.prev} is put back and the save fails).
+ *
+ * <p>{@link #recover} turns whatever a writer that died at any point left into the state after (1):
+ * <pre>
+ *   NAME.tmp/ present                  died in (2)       : deleted (NAME or NAME.prev is intact)
+ *   NAME.prev/ present, NAME/ missing   died after (3)    : NAME.prev renamed back to NAME (reported)
+ *   NAME.prev/ and NAME/ present        died in (5)       : NAME verified; kept (NAME.prev deleted), or
+ *                                                           replaced by NAME.prev when corrupt (reported)
+ *   .tmp-NAME-* / .old-NAME-* (older versions' names)    : deleted; an .old copy is only put back when
+ *                                                           NAME is missing, the newest step wins (reported)
+ * </pre>
+ * Readers that hold no lock ({@code eval}, {@code sample}, {@code export}) never change the folder: when
+ * {@code NAME/} is missing they read {@code NAME.prev/}, which by the protocol is a complete checkpoint.
  */
 public final class Checkpoints {
   static final String STATE = "state.json";
   static final String CHECKSUMS = "checksums.sha256";
   static final String VARIABLES = "variables";
+  static final String TMP = ".tmp";
+  static final String PREV = ".prev";
+  /** The checkpoints a run writes. */
+  static final List<String> NAMES = List.of("last", "best");
   private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
   private final Path root;
@@ -45,31 +69,38 @@ public final class Checkpoints {
     return root;
   }
 
-  /** Writes a checkpoint named {@code name} ({@code last} or {@code best}). */
+  /** Writes checkpoint {@code name} ({@code last} or {@code best}) by the protocol above. */
   public Path save(String name, ModelRuntime runtime, CheckpointState state) {
+    Path target = root.resolve(name);
+    Path tmp = root.resolve(name + TMP);
+    Path prev = root.resolve(name + PREV);
     try {
       Files.createDirectories(root);
-      resolve(name);
-      try (DirectoryStream<Path> stale = Files.newDirectoryStream(root, ".tmp-" + name + "-*")) {
-        for (Path p : stale) {
-          deleteTree(p); // left by a writer that died before its rename
-        }
-      }
-      Path tmp = Files.createTempDirectory(root, ".tmp-" + name + "-");
+      recover(name);
+      Files.createDirectory(tmp);
       runtime.save(tmp.resolve(VARIABLES).toString());
       Files.writeString(tmp.resolve(STATE), JSON.writeValueAsString(state), StandardCharsets.UTF_8);
       writeChecksums(tmp);
-      Path target = root.resolve(name);
-      // Move the previous checkpoint aside, the new one in, then delete the previous one: at every
-      // moment a complete checkpoint exists (resolve() puts a moved-aside one back after a crash).
-      Path old = null;
+      Durable.fsyncTree(tmp);
       if (Files.exists(target)) {
-        old = root.resolve(".old-" + name + "-" + System.nanoTime());
-        move(target, old);
+        move(target, prev);
       }
       move(tmp, target);
-      if (old != null) {
-        deleteTree(old);
+      Durable.fsyncDirectory(root);
+      try {
+        verify(target);
+      } catch (CheckpointException e) {
+        if (Files.exists(prev)) {
+          deleteTree(target);
+          move(prev, target);
+          Durable.fsyncDirectory(root);
+        }
+        throw new CheckpointException("checkpoint '" + name + "' did not read back correctly after writing ("
+            + e.getMessage() + "); the previous one was kept. Check the disk");
+      }
+      if (Files.exists(prev)) {
+        deleteTree(prev);
+        Durable.fsyncDirectory(root);
       }
       return target;
     } catch (IOException e) {
@@ -78,37 +109,184 @@ public final class Checkpoints {
   }
 
   /**
-   * The folder of checkpoint {@code name}; if the process died between moving the old one aside and
-   * moving the new one in, the old one is put back first.
+   * Brings every checkpoint folder to a state of the protocol, cleaning up what a writer that died left;
+   * only for the holder of the run lock. Returns one sentence per change worth telling the user.
+   */
+  public List<String> recover() {
+    List<String> notes = new ArrayList<>();
+    if (!Files.isDirectory(root)) {
+      return notes;
+    }
+    for (String name : NAMES) {
+      notes.addAll(recover(name));
+    }
+    return notes;
+  }
+
+  private List<String> recover(String name) {
+    List<String> notes = new ArrayList<>();
+    Path target = root.resolve(name);
+    Path prev = root.resolve(name + PREV);
+    try {
+      deleteIfPresent(root.resolve(name + TMP));
+      for (Path stale : list(".tmp-" + name + "-*")) {
+        deleteTree(stale);
+      }
+      List<Path> olds = list(".old-" + name + "-*");
+      if (!Files.exists(prev) && !Files.exists(target) && !olds.isEmpty()) {
+        Path newest = newestIntact(olds);
+        if (newest != null) {
+          move(newest, target);
+          notes.add("checkpoint '" + name + "' was missing and an interrupted write of an older Leviathan had set"
+              + " copies aside; the newest intact one, " + describe(target) + ", is back in place");
+        }
+      }
+      for (Path old : list(".old-" + name + "-*")) {
+        deleteTree(old);
+      }
+      if (Files.exists(prev)) {
+        if (!Files.exists(target)) {
+          move(prev, target);
+          notes.add("a write of checkpoint '" + name + "' was interrupted; its previous version, "
+              + describe(target) + ", is back in place");
+        } else if (intact(target)) {
+          deleteTree(prev);
+        } else {
+          deleteTree(target);
+          move(prev, target);
+          notes.add("checkpoint '" + name + "' was left unverified by an interrupted write and is corrupt; its"
+              + " previous version, " + describe(target) + ", is back in place");
+        }
+      }
+      Durable.fsyncDirectory(root);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot clean up checkpoint '" + name + "' in " + root + ": " + e.getMessage(), e);
+    }
+    return notes;
+  }
+
+  /** Whether a complete checkpoint exists (a run has been saved here, possibly mid-replacement). */
+  public boolean holdsRun() {
+    if (!Files.isDirectory(root)) {
+      return false;
+    }
+    for (String name : NAMES) {
+      if (Files.isDirectory(root.resolve(name)) || Files.isDirectory(root.resolve(name + PREV))
+          || !list(".old-" + name + "-*").isEmpty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The folder of checkpoint {@code name}: {@code NAME/}, or {@code NAME.prev/} when a write was interrupted
+   * between its two renames. Changes nothing.
    */
   public Path resolve(String name) {
     Path target = root.resolve(name);
-    if (!Files.isDirectory(target) && Files.isDirectory(root)) {
-      try (DirectoryStream<Path> ds = Files.newDirectoryStream(root, ".old-" + name + "-*")) {
-        List<Path> olds = new ArrayList<>();
-        ds.forEach(olds::add);
-        olds.sort(Comparator.comparing(Path::toString));
-        if (!olds.isEmpty()) {
-          move(olds.get(olds.size() - 1), target);
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-    return target;
+    Path prev = root.resolve(name + PREV);
+    return !Files.isDirectory(target) && Files.isDirectory(prev) ? prev : target;
   }
 
   public boolean exists(String name) {
     return Files.isDirectory(resolve(name));
   }
 
+  /**
+   * The checkpoint folder {@code choice} names: {@code last}, {@code best}, or the path of a checkpoint
+   * folder (relative to {@code workingDir}).
+   */
+  public Path locate(String choice, Path workingDir) {
+    if (NAMES.contains(choice)) {
+      return resolve(choice);
+    }
+    Path dir = workingDir.resolve(choice);
+    if (!Files.isDirectory(dir)) {
+      throw new CheckpointException("--checkpoint " + choice + " is neither last, best nor a checkpoint folder ("
+          + dir + " does not exist); pass last, best or a folder such as RUN/checkpoints/best");
+    }
+    return dir;
+  }
+
+  /** "checkpoint 'last' (step 40, PATH)" or "checkpoint PATH (step 40)". */
+  public static String describe(Path dir) {
+    String step;
+    try {
+      step = "step " + JSON.readValue(dir.resolve(STATE).toFile(), CheckpointState.class).step();
+    } catch (IOException | RuntimeException e) {
+      step = "step unknown";
+    }
+    return "checkpoint '" + dir.getFileName() + "' (" + step + ", " + dir + ")";
+  }
+
+  private List<Path> list(String glob) {
+    List<Path> out = new ArrayList<>();
+    if (!Files.isDirectory(root)) {
+      return out;
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(root, glob)) {
+      ds.forEach(out::add);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    out.sort(Comparator.comparing(Path::toString));
+    return out;
+  }
+
+  private static boolean intact(Path dir) {
+    try {
+      verify(dir);
+      return true;
+    } catch (CheckpointException e) {
+      return false;
+    }
+  }
+
+  /** The intact folder with the highest step, or null. */
+  private static Path newestIntact(List<Path> dirs) {
+    Path best = null;
+    long bestStep = Long.MIN_VALUE;
+    for (Path d : dirs) {
+      if (!intact(d)) {
+        continue;
+      }
+      long step;
+      try {
+        step = JSON.readValue(d.resolve(STATE).toFile(), CheckpointState.class).step();
+      } catch (IOException | RuntimeException e) {
+        step = Long.MIN_VALUE + 1; // intact but of unknown step: used only when nothing better is there
+      }
+      if (step > bestStep) {
+        bestStep = step;
+        best = d;
+      }
+    }
+    return best;
+  }
+
+  private static void deleteIfPresent(Path dir) throws IOException {
+    if (Files.exists(dir)) {
+      deleteTree(dir);
+    }
+  }
+
   /** Reads and verifies a checkpoint's state; fails with a one-line message when it is corrupt. */
   public CheckpointState read(String name) {
+    if (!NAMES.contains(name)) {
+      throw new CheckpointException("there is no checkpoint '" + name + "': a run has the checkpoints last and best;"
+          + " pass --checkpoint last or --checkpoint best");
+    }
     Path dir = resolve(name);
     if (!Files.isDirectory(dir)) {
       throw new CheckpointException("no checkpoint '" + name + "' in " + root
           + "; train first, or point --run/--out at a run directory that has one");
     }
+    return read(dir);
+  }
+
+  /** Reads and verifies the checkpoint in folder {@code dir}. */
+  public static CheckpointState read(Path dir) {
     verify(dir);
     try {
       CheckpointState s = JSON.readValue(dir.resolve(STATE).toFile(), CheckpointState.class);
@@ -125,7 +303,12 @@ public final class Checkpoints {
 
   /** Prefix to pass to {@code Session.restore}. */
   public String variablesPrefix(String name) {
-    return resolve(name).resolve(VARIABLES).toString();
+    return variablesPrefix(resolve(name));
+  }
+
+  /** Prefix to pass to {@code Session.restore} for the checkpoint in folder {@code dir}. */
+  public static String variablesPrefix(Path dir) {
+    return dir.resolve(VARIABLES).toString();
   }
 
   /** Bytes of the variable files of checkpoint {@code name} (parameters and optimiser moments); 0 if none. */
@@ -157,7 +340,8 @@ public final class Checkpoints {
 
   static void verify(Path dir) {
     Path sums = dir.resolve(CHECKSUMS);
-    String how = "; it is corrupt or truncated: use checkpoints/best, another run, or start a fresh run";
+    String how = "; it is corrupt or truncated: use the other checkpoint (train --resume --checkpoint best, or"
+        + " --checkpoint best for eval/sample), another run, or start a fresh run";
     if (!Files.isRegularFile(sums)) {
       throw new CheckpointException("checkpoint " + dir + " has no " + CHECKSUMS + how);
     }

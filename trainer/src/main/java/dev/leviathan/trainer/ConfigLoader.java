@@ -104,9 +104,9 @@ public final class ConfigLoader {
   private static ObjectNode readFile(Path file) {
     JsonNode fromFile;
     try {
-      fromFile = YAML.readTree(Files.readString(file));
-    } catch (NoSuchFileException e) {
-      throw new ConfigException("config file " + file + " does not exist; check the --config path");
+      fromFile = YAML.readTree(InputFiles.readText(file, "config file", "--config", InputFiles.CONFIG_LIMIT,
+          "a config is a short YAML file: pass one such as configs/tiny.yaml", "pass a YAML config such as"
+          + " configs/tiny.yaml", ConfigException::new));
     } catch (StreamReadException e) {
       String line = e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ")" : "";
       String m = firstLine(e.getOriginalMessage());

@@ -45,20 +45,13 @@ public final class Corpus {
 
   /** Reads a text file (UTF-8 for the char tokenizer; any bytes for the byte tokenizer). */
   public static String readText(Path file, String tokenizer) {
-    byte[] bytes;
-    try {
-      if (Files.isDirectory(file)) {
-        throw new DataException("data path " + file + " is a directory; pass a text file with --data");
-      }
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new DataException("data file " + file + " does not exist; check the --data path");
-    } catch (IOException e) {
-      throw new DataException("cannot read data file " + file + ": " + e.getMessage());
-    }
+    String limitFix = "use a smaller file, or give Java more heap (LEVIATHAN_JAVA_OPTS=-Xmx<size>; a file takes"
+        + " about 12 times its size while it is tokenised)";
     if ("byte".equals(tokenizer)) {
+      byte[] bytes = InputFiles.read(file, "data file", "--data", InputFiles.dataLimit(), limitFix, DataException::new);
       return new String(bytes, StandardCharsets.ISO_8859_1);
     }
+    byte[] bytes = InputFiles.read(file, "data file", "--data", InputFiles.dataLimit(), limitFix, DataException::new);
     try {
       return StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)

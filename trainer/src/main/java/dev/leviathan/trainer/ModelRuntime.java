@@ -45,6 +45,7 @@ public final class ModelRuntime implements AutoCloseable {
   private final Operand<TFloat32> stepLoss;
   private final Operand<TFloat32> stopAgreed;
   private final long allReduceBytes;
+  private final FiniteCheck finite;
 
   /**
    * Step result: loss before the update and the gradient norm before clipping; in a data-parallel run both
@@ -124,6 +125,11 @@ public final class ModelRuntime implements AutoCloseable {
     stepLoss = meanLoss;
     stopAgreed = meanStop;
     allReduceBytes = bytes;
+    List<Operand<TFloat32>> state = new java.util.ArrayList<>(params.variables());
+    if (adamw != null) {
+      state.addAll(adamw.moments());
+    }
+    finite = new FiniteCheck(tf, state);
     prompt = tf.withName("prompt").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, -1)));
     Operand<TFloat32> logits = model.logits(prompt);
     Operand<TInt32> t = tf.shape(prompt);
@@ -240,6 +246,11 @@ public final class ModelRuntime implements AutoCloseable {
         return new Traced(sr, res.getMetadata().orElse(null));
       }
     }
+  }
+
+  /** Whether every parameter and optimiser moment is finite (one fused graph op). */
+  public boolean allFinite() {
+    return finite.run(session);
   }
 
   /** Mean loss (nats) on a batch, without dropout and without updating. */

@@ -9,23 +9,7 @@ public record OptimizerSpec(double lr, double minLr, int warmup, int decaySteps,
   public OptimizerSpec {
     Ranges.nonNegative("warmup", warmup);
     Ranges.nonNegative("decay-steps", decaySteps);
-    if (!(lr > 0)) {
-      throw new ConfigException("lr must be > 0, got " + lr);
-    }
-    if (!(minLr >= 0 && minLr <= lr)) {
-      throw new ConfigException("min-lr must be between 0 and lr (" + lr + "), got " + minLr);
-    }
-    if (!(weightDecay >= 0)) {
-      throw new ConfigException("weight-decay must be >= 0, got " + weightDecay);
-    }
-    Ranges.unitInterval("beta1", beta1);
-    Ranges.unitInterval("beta2", beta2);
-    if (!(eps > 0)) {
-      throw new ConfigException("eps must be > 0, got " + eps);
-    }
-    if (!(gradClip >= 0)) {
-      throw new ConfigException("grad-clip must be >= 0 (0 = off), got " + gradClip);
-    }
+    TrainableValues.check(lr, minLr, weightDecay, beta1, beta2, eps, gradClip);
   }
 
   /** The schedule of a run of {@code steps} steps. */

@@ -7,8 +7,8 @@ import java.util.List;
 import org.tensorflow.TensorFlow;
 
 /**
- * Starts a run or picks it up again. Before a model exists, {@link #prepare} reads the {@code last}
- * checkpoint of a resumed run, requires the same model and data and the providers it was built with,
+ * Starts a run or picks it up again. Before a model exists, {@link #prepare} reads the checkpoint a
+ * resumed run continues from ({@code last} unless another is chosen), requires the same model and data and the providers it was built with,
  * and loads the corpus (with the checkpoint's vocabulary). Once the model exists, {@link #begin} either
  * initialises it and writes the config, or restores the checkpoint, the data position, the best loss and
  * the metrics up to the checkpoint's step; the chief then writes the run record.
@@ -18,25 +18,29 @@ final class RunStart {
   private final ResolvedRun resolved;
   private final Corpus corpus;
   private final CheckpointState checkpoint;
+  private final Path checkpointDir;
 
-  private RunStart(RunDirectory run, ResolvedRun resolved, Corpus corpus, CheckpointState checkpoint) {
+  private RunStart(RunDirectory run, ResolvedRun resolved, Corpus corpus, CheckpointState checkpoint,
+      Path checkpointDir) {
     this.run = run;
+    this.checkpointDir = checkpointDir;
     this.resolved = resolved;
     this.corpus = corpus;
     this.checkpoint = checkpoint;
   }
 
-  static RunStart prepare(RunDirectory run, ResolvedRun resolved, boolean resume, MixerRegistry registry) {
+  /** @param from the checkpoint folder to resume from, or null for a fresh start */
+  static RunStart prepare(RunDirectory run, ResolvedRun resolved, Path from, MixerRegistry registry) {
     CheckpointState state = null;
     Tokenizer tokenizer = null;
-    if (resume) {
-      state = run.checkpoints().read("last");
+    if (from != null) {
+      state = Checkpoints.read(from);
       requireSameModel(ConfigLoader.fromYaml(state.config()), resolved.spec());
       tokenizer = Tokenizer.of(state.tokenizer(), state.vocabulary());
       requireProviders(state, registry);
     }
     return new RunStart(run, resolved, Corpus.load(resolved.spec().data(), resolved.spec().model().context(),
-        tokenizer), state);
+        tokenizer), state, from);
   }
 
   /** The step the run starts from: 0, or the checkpoint's. */
@@ -64,7 +68,7 @@ final class RunStart {
         shard.task(), shard.tasks()));
     String now = Instant.now().toString();
     if (resumed()) {
-      runtime.restore(run.checkpoints().variablesPrefix("last"));
+      runtime.restore(Checkpoints.variablesPrefix(checkpointDir));
       p.step = checkpoint.step();
       p.best = checkpoint.bestValLoss();
       p.trainBatches.seek(checkpoint.trainBatches());

@@ -15,6 +15,9 @@ import java.util.function.Consumer;
  * logits (to float rounding) and, with the same seed, the same tokens.
  */
 public final class Sampler {
+  /** The most tokens one call samples (each costs a forward pass; the sequence is held in one array). */
+  public static final int MAX_TOKENS = 1_000_000;
+
   private final ModelRuntime runtime;
   private final Tokenizer tokenizer;
   private final boolean recompute;
@@ -49,6 +52,10 @@ public final class Sampler {
   public String sample(String prompt, int tokens, double temperature, int topK, long seed) {
     if (!(temperature > 0)) {
       throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+    }
+    if (tokens < 0 || tokens > MAX_TOKENS) {
+      throw new IllegalArgumentException("the number of tokens to sample must be between 0 and " + MAX_TOKENS
+          + ", got " + tokens);
     }
     if (topK < 0) {
       throw new IllegalArgumentException("top-k must be >= 0 (0 = no limit), got " + topK);

@@ -21,5 +21,8 @@ public record ScheduleSpec(int batch, int steps, int evalInterval, int evalIters
     Ranges.positive("eval-iters", evalIters);
     Ranges.positive("checkpoint-interval", checkpointInterval);
     Ranges.nonNegative("sample-tokens", sampleTokens);
+    if (sampleTokens > Sampler.MAX_TOKENS) {
+      throw new ConfigException("sample-tokens must be at most " + Sampler.MAX_TOKENS + ", got " + sampleTokens);
+    }
   }
 }

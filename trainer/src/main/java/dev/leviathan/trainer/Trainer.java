@@ -1,5 +1,6 @@
 package dev.leviathan.trainer;
 
+import dev.leviathan.core.model.ResolvedModel;
 import dev.leviathan.core.registry.MixerRegistry;
 import dev.leviathan.trainer.cluster.ClusterFailure;
 import dev.leviathan.trainer.cluster.ClusterSpec;
@@ -57,20 +58,42 @@ public final class Trainer {
    */
   public Result train(ResolvedRun resolved, Path runDir, boolean resume, TrainingListener listener,
       RunMetadata launch) {
+    return train(resolved, runDir, resume ? "last" : null, listener, launch);
+  }
+
+  /**
+   * Trains in {@code runDir}, resuming from {@code checkpoint} ({@code last}, {@code best} or the path of a
+   * checkpoint folder) unless it is null. The chief holds the run directory's lock for the whole call and
+   * a start that fails leaves nothing behind ({@link RunGuard}).
+   */
+  public Result train(ResolvedRun resolved, Path runDir, String checkpoint, TrainingListener listener,
+      RunMetadata launch) {
     ClusterSpec cluster = resolved.spec().runtime().cluster();
     if (!(cluster == null ? role.chief() : cluster.isChief())) {
-      return run(resolved, runDir, resume, listener, launch);
+      return run(resolved, runDir, checkpoint, listener, launch);
     }
-    try (TensorBoardListener tb = new TensorBoardListener()) {
-      return run(resolved, runDir, resume, TrainingListeners.both(listener, tb), launch);
+    boolean own = checkpoint == null || Checkpoints.NAMES.contains(checkpoint);
+    try (RunGuard guard = RunGuard.enter(runDir, checkpoint != null, own,
+        launch == null || launch.command() == null ? "leviathan train" : launch.command(), listener::note);
+        TensorBoardListener tb = new TensorBoardListener()) {
+      return run(resolved, runDir, guard.resume() ? checkpoint : null,
+          TrainingListeners.both(guard, TrainingListeners.both(listener, tb)), launch);
     }
   }
 
-  private Result run(ResolvedRun resolved, Path runDir, boolean resume, TrainingListener listener,
+  private Result run(ResolvedRun resolved, Path runDir, String checkpoint, TrainingListener listener,
       RunMetadata launch) {
     RunSpec spec = resolved.spec();
     RunDirectory run = new RunDirectory(runDir);
-    RunStart start = RunStart.prepare(run, resolved, resume, registry);
+    Path from = null;
+    if (checkpoint != null) {
+      from = run.checkpoints().locate(checkpoint, Path.of(""));
+      listener.note("resuming from " + Checkpoints.describe(from));
+    }
+    RunStart start = RunStart.prepare(run, resolved, from, registry);
+    ResolvedModel model = resolved.model(start.corpus().tokenizer().vocabSize());
+    MemoryEstimate.of(model.config(), spec.schedule().batch()).requireFits(MemoryEstimate.physicalMemory(),
+        spec.schedule().batch(), model.config());
     Corpus corpus = start.corpus();
     ClusterSpec clusterSpec = spec.runtime().cluster();
     if (clusterSpec == null) {

@@ -24,6 +24,9 @@ public interface TrainingListener {
 
   default void checkpointed(String name, java.nio.file.Path path, long step) {}
 
+  /** A one-time message for the user (a lock taken over, a checkpoint recovered or resumed from). */
+  default void note(String message) {}
+
   /** A warning that should be shown with every evaluation (e.g. a non-causal mixer). */
   default void warn(String message) {}
 

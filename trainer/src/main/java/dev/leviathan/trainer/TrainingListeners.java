@@ -43,6 +43,12 @@ public final class TrainingListeners {
       }
 
       @Override
+      public void note(String message) {
+        a.note(message);
+        b.note(message);
+      }
+
+      @Override
       public void warn(String message) {
         a.warn(message);
         b.warn(message);

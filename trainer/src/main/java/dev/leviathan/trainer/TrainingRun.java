@@ -75,9 +75,8 @@ final class TrainingRun {
         stepsTimed++;
       }
       if (!Double.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
-        throw new Trainer.DivergedException("training diverged at step " + (progress.step + 1) + ": the loss is "
-            + r.loss() + "; the last good checkpoint in " + checkpointRoot + " is intact. Lower lr (--set lr=...) or"
-            + " check the mixer's numerical stability, then --resume");
+        throw new Trainer.DivergedException(Divergence.lossMessage(progress.step + 1, r.loss(), r.gradNorm(),
+            new Checkpoints(checkpointRoot.getParent())));
       }
       progress.step++;
       double secs = (System.nanoTime() - t0) / 1e9;

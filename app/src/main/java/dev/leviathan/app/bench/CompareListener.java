@@ -25,6 +25,11 @@ final class CompareListener implements TrainingListener {
   }
 
   @Override
+  public void note(String message) {
+    out.println(label + "note: " + message);
+  }
+
+  @Override
   public void stepped(long step, double loss, double lr, double tokensPerSec) {
     if (step % logEvery == 0) {
       out.printf(Locale.ROOT, "%sstep %d/%d | loss %.4f | %,.0f tok/s%n", label, step, steps, loss, tokensPerSec);
