@@ -42,6 +42,7 @@ class CheckpointsTest {
     // state after "move last aside" and before "move new one in": only .old-last-N exists
     fakeCheckpoint(cps.root().resolve(".old-last-123"), "{\"x\":1}");
     Files.createDirectories(cps.root().resolve(".tmp-last-999"));
+    cps.recover(); // done by the writer holding the run lock; readers never move folders
     Path resolved = cps.resolve("last");
     assertEquals(cps.root().resolve("last"), resolved);
     assertTrue(Files.isRegularFile(resolved.resolve("state.json")));
