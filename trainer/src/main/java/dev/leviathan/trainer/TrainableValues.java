@@ -44,8 +44,11 @@ public final class TrainableValues {
   }
 
   private static void unitInterval(String key, double v) {
-    if (!(v >= 0 && v < 1) || (float) v == 1f) {
-      throw new ConfigException(key + " must be in [0, 1) (and below 1 as a float32), got " + v);
+    if (!(v >= 0 && v < 1)) {
+      throw new ConfigException(key + " must be in [0, 1), got " + v);
+    }
+    if ((float) v == 1f) {
+      throw new ConfigException(key + " must be in [0, 1), got " + v + ", which is 1 in float32 (the graph's type)");
     }
   }
 }

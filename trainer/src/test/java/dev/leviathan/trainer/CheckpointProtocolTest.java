@@ -106,8 +106,8 @@ class CheckpointProtocolTest {
 
   @Test
   void saveReplacesThePreviousCheckpointAndLeavesNoSideFolders() throws Exception {
-    TrainConfig cfg = ConfigLoader.load(null, List.of("context=8", "width=8", "layers=1", "batch=2"));
-    try (ModelRuntime rt = ModelRuntime.create(cfg.modelConfig(5), MixerRegistry.discover(), cfg, true)) {
+    RunSpec spec = ConfigLoader.load(null, List.of("context=8", "width=8", "layers=1", "batch=2"));
+    try (ModelRuntime rt = ModelRuntime.create(spec.resolve(MixerRegistry.discover()).model(5), spec, true)) {
       rt.initialize(1);
       Checkpoints cps = new Checkpoints(dir);
       fake(cps.root().resolve("last.tmp"), 1); // a dead writer's leftover

@@ -34,8 +34,8 @@ class SafetyChecksTest {
 
   @Test
   void finiteCheckSeesOneNonFiniteElementInAParameterOrAMoment() throws Exception {
-    TrainConfig cfg = ConfigLoader.load(null, List.of("context=8", "width=8", "layers=1", "batch=2"));
-    try (ModelRuntime rt = ModelRuntime.create(cfg.modelConfig(5), MixerRegistry.discover(), cfg, true)) {
+    RunSpec spec = ConfigLoader.load(null, List.of("context=8", "width=8", "layers=1", "batch=2"));
+    try (ModelRuntime rt = ModelRuntime.create(spec.resolve(MixerRegistry.discover()).model(5), spec, true)) {
       rt.initialize(1);
       assertTrue(rt.allFinite());
       Map<String, float[]> values = rt.parameters().read(rt.session());
@@ -56,9 +56,9 @@ class SafetyChecksTest {
 
   @Test
   void memoryEstimateCountsParametersOptimiserActivationsAndContextSquared() {
-    TrainConfig cfg = ConfigLoader.load(null, List.of("context=1024", "width=256", "layers=2", "batch=8",
+    RunSpec spec = ConfigLoader.load(null, List.of("context=1024", "width=256", "layers=2", "batch=8",
         "token-mixer-options.heads=4"));
-    var m = cfg.modelConfig(100);
+    var m = spec.model().modelConfig(100);
     MemoryEstimate e = MemoryEstimate.of(m, 8);
     long p = 100L * 256 + 1024L * 256 + 2 * (12L * 256 * 256 + 13 * 256);
     assertEquals(p, e.parameters());
@@ -69,7 +69,7 @@ class SafetyChecksTest {
     e.requireFits(e.totalBytes(), 8, m);
     ConfigException x = assertThrows(ConfigException.class, () -> e.requireFits(e.totalBytes() - 1, 8, m));
     assertTrue(x.getMessage().contains("batch 8 x context 1024 x width 256 x layers 2"), x.getMessage());
-    MemoryEstimate huge = MemoryEstimate.of(cfg.modelConfig(100).toBuilder().width(1 << 20).context(1 << 20).build(), 1 << 20);
+    MemoryEstimate huge = MemoryEstimate.of(m.toBuilder().width(1 << 20).context(1 << 20).build(), 1 << 20);
     assertTrue(huge.totalBytes() > 0, "no overflow: " + huge);
   }
 
