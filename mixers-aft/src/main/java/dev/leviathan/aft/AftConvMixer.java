@@ -106,9 +106,8 @@ public final class AftConvMixer implements TokenMixerProvider {
         tf.math.maximum(tf.max(bias, taps, Max.keepDims(true)), tf.constant(0f))); // [h, 1]
     Operand<TFloat32> logTap = tf.math.sub(bias, max); // [h, s]
     Operand<TFloat32> logOutside = tf.reshape(tf.math.neg(max), tf.constant(new int[] {1, 1, heads, 1}));
-    Operand<TInt32> perHeadColumn = tf.constant(new int[] {1, 1, heads, 1});
-    List<? extends Operand<TFloat32>> tapColumns =
-        s == 1 ? List.of(logTap) : tf.split(tf.constant(1), logTap, (long) s).output();
+    Operand<TFloat32> nearTaps = tf.reshape(tf.linalg.transpose(logTap, tf.constant(new int[] {1, 0})),
+        tf.constant(new int[] {1, s, heads})); // [1, s, h]
     // the taps by window position, oldest (offset s - 1) first, for one step: [1, s, h, 1]
     Operand<TFloat32> tapsByIndex = tf.reshape(
         tf.linalg.transpose(tf.reverse(logTap, tf.constant(new int[] {1})), tf.constant(new int[] {1, 0})),
@@ -120,7 +119,7 @@ public final class AftConvMixer implements TokenMixerProvider {
       Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, heads, c);
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), heads, 1),
-            AftOps.splitLast(tf, qkv.get(2), heads, d), s, i -> tf.reshape(tapColumns.get(i), perHeadColumn),
+            AftOps.splitLast(tf, qkv.get(2), heads, d), s, nearTaps,
             logOutside, context, withState);
         return new Step(readout(qkv.get(0), sums.sums()), sums.state());
       }

@@ -129,19 +129,18 @@ public final class AftLocalMixer implements TokenMixerProvider {
     Operand<TFloat32> logBand = tf.math.sub(present, rowMax); // [Tmax, s]
     Operand<TFloat32> logOutside = tf.math.sub(outside, rowMax); // [Tmax, 1], constant
     Operand<TInt32> column = tf.constant(new int[] {1, -1, 1, 1});
+    // the band rows padded to whole chunks, [Tpad, s, 1]
+    int padRows = (AftOps.CHUNK - tmax % AftOps.CHUNK) % AftOps.CHUNK;
+    Operand<TFloat32> nearRows = tf.reshape(tf.pad(logBand, tf.constant(new int[][] {{0, padRows}, {0, 0}}), tf.constant(0f)),
+        tf.constant(new int[] {tmax + padRows, s, 1}));
 
     return new AftOps.ParallelAndStep() {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-        // diagonal d of the band, w[t, t - d] for t < T, as [1, T, 1, 1] each
-        // (a one-way Split has a gradient TensorFlow cannot build: a Concat of one input)
-        Operand<TFloat32> bandRows = AftOps.firstRows(tf, logBand, t);
-        List<? extends Operand<TFloat32>> diagonals =
-            s == 1 ? List.of(bandRows) : tf.split(tf.constant(1), bandRows, (long) s).output();
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), c, 1),
-            AftOps.splitLast(tf, qkv.get(2), c, 1), s, d -> tf.reshape(diagonals.get(d), column),
+            AftOps.splitLast(tf, qkv.get(2), c, 1), s, nearRows,
             tf.reshape(AftOps.firstRows(tf, logOutside, t), column), tmax, withState);
         return new Step(readout(qkv.get(0), sums.sums()), sums.state());
       }

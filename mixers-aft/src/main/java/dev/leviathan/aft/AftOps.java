@@ -2,12 +2,12 @@ package dev.leviathan.aft;
 
 import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.spi.RecurrentTokenMixer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Squeeze;
-import org.tensorflow.op.core.StridedSlice;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -87,22 +87,96 @@ final class AftOps {
     return tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(-1));
   }
 
+  /** Positions per chunk of the chunked scan. */
+  static final int CHUNK = 8;
+
   /**
-   * {@code S_t = sum_{u <= t} exp(k_u - m_t) [v_u, 1]} for keys {@code [B, T, K, 1]}, their running
-   * maximum {@code m} and values {@code [B, T, K, D]}: the scan of the class comment.
+   * Keys {@code [B, T, K, 1]} and value terms {@code [v, 1]} ({@code [B, T, K, D + 1]}) cut into
+   * {@code n = ceil(T / CHUNK)} chunks ({@code [B, n, CHUNK, K, .]}; keys and values padded with 0 at
+   * the end, which only reaches rows {@code >= T}), with the running maximum {@code m} and the prefix
+   * sums {@code S} of the class comment in the same layout, and the run-time length {@code t}.
    */
-  static Operand<TFloat32> prefixSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> v, int context) {
-    // exp(m_{t-1} - m_t), 0 at t = 0; constants of the scan (m is detached)
-    Operand<TFloat32> decay = tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, 1, NEG), m)));
-    Operand<TFloat32> sums = terms(tf, k, m, v);
-    int n = levels(context);
-    for (int i = 0; i < n; i++) {
-      sums = tf.math.add(sums, tf.math.mul(decay, delay(tf, sums, 1 << i, 0f)));
-      if (i + 1 < n) {
+  record Chunked(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TFloat32> m, Operand<TFloat32> sums,
+      Operand<TInt32> t) {
+    /** A chunked {@code [B, n, CHUNK, K, L]} tensor back as {@code [B, T, K, L]}. */
+    Operand<TFloat32> flat(Ops tf, Operand<TFloat32> x) {
+      int keys = (int) x.shape().size(3);
+      int last = (int) x.shape().size(4);
+      return window(tf, tf.reshape(x,
+          tf.stack(List.of(Layers.dim(tf, x, 0), tf.constant(-1), tf.constant(keys), tf.constant(last)))), 0, t);
+    }
+  }
+
+  /** {@code x [B, T, K, L]} padded with 0 at the end of time to {@code n CHUNK} and cut into {@code [B, n, CHUNK, K, L]}. */
+  private static Operand<TFloat32> chunk(Ops tf, Operand<TFloat32> x, Operand<TInt32> t, Operand<TInt32> n) {
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TInt32> paddings = tf.reshape(tf.stack(List.of(zero, zero, zero,
+        tf.math.sub(tf.math.mul(n, tf.constant(CHUNK)), t), zero, zero, zero, zero)), tf.constant(new int[] {4, 2}));
+    return tf.reshape(tf.pad(x, paddings, tf.constant(0f)), tf.stack(List.of(Layers.dim(tf, x, 0), n,
+        tf.constant(CHUNK), tf.constant((int) x.shape().size(2)), tf.constant((int) x.shape().size(3)))));
+  }
+
+  /** {@code [1, 1, rows, cols, 1, 1]}: 0 where {@code 0 <= offset + i - j < span}, else {@link #NEG}. */
+  private static Operand<TFloat32> bandMask(Ops tf, int rows, int cols, int offset, int span) {
+    float[][][][][][] mask = new float[1][1][rows][cols][1][1];
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        int d = offset + i - j;
+        mask[0][0][i][j][0][0] = d >= 0 && d < span ? 0f : NEG;
+      }
+    }
+    return tf.constant(mask);
+  }
+
+  /**
+   * The running maximum and the prefix sums {@code S_t = sum_{u <= t} exp(k_u - m_t) [v_u, 1]} of keys
+   * {@code [B, T, K, 1]} and values {@code [B, T, K, D]}, by chunks of c = {@link #CHUNK} positions.
+   * With {@code M_j} the maximum of the keys of chunks {@code < j} (detached, {@code -inf} for j = 0)
+   * and {@code P_j = sum_{u < jc} exp(k_u - M_j) [v_u, 1]}, position {@code t = jc + i} gets
+   *
+   * <pre>
+   *   S_t = exp(M_j - m_t) P_j + sum_{jc <= u <= t} exp(k_u - m_t) [v_u, 1]     (a masked c x c product per chunk)
+   *   P_{j+1} = exp(M_j - M_{j+1}) P_j + S_{jc + c - 1}                          (a scan over the chunks)
+   * </pre>
+   *
+   * every factor {@code <= 1}. The maxima within a chunk are a masked c x c maximum, those over chunks
+   * a {@code log2}-step scan; both are detached and only run forward. Time O(T C (c + log(T / c))).
+   */
+  static Chunked chunked(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int context) {
+    Operand<TInt32> t = Layers.dim(tf, k, 1);
+    Operand<TInt32> n = tf.math.floorDiv(tf.math.add(t, tf.constant(CHUNK - 1)), tf.constant(CHUNK));
+    Operand<TFloat32> kc = chunk(tf, k, t, n); // [B, n, c, K, 1]
+    Operand<TFloat32> vc = chunk(tf, withOnes(tf, v), t, n); // [B, n, c, K, D + 1]
+    Operand<TFloat32> causal = bandMask(tf, CHUNK, CHUNK, 0, CHUNK);
+    Operand<TInt32> rowAxis = tf.constant(2), columnAxis = tf.constant(3);
+    // running maximum within each chunk, then over the chunks before
+    Operand<TFloat32> ks = tf.stopGradient(kc);
+    Operand<TFloat32> inChunk = tf.max(tf.math.add(tf.expandDims(ks, rowAxis), causal), columnAxis); // [B, n, c, K, 1]
+    Operand<TFloat32> chunkMax = tf.slice(inChunk, tf.constant(new int[] {0, 0, CHUNK - 1, 0, 0}),
+        tf.constant(new int[] {-1, -1, 1, -1, -1})); // [B, n, 1, K, 1]
+    int chunkLevels = levels((context + CHUNK - 1) / CHUNK);
+    for (int i = 0; i < chunkLevels; i++) {
+      chunkMax = tf.math.maximum(chunkMax, delay(tf, chunkMax, 1 << i, NEG));
+    }
+    Operand<TFloat32> before = delay(tf, chunkMax, 1, NEG); // M_j
+    Operand<TFloat32> m = tf.stopGradient(tf.math.maximum(before, inChunk));
+    // within each chunk: exp(k_u - m_t) for u <= t
+    Operand<TFloat32> e = tf.math.exp(tf.math.add(
+        tf.math.sub(tf.expandDims(kc, rowAxis), tf.expandDims(m, columnAxis)), causal)); // [B, n, c, c, K, 1]
+    Operand<TFloat32> own = tf.sum(tf.math.mul(e, tf.expandDims(vc, rowAxis)), columnAxis); // [B, n, c, K, D + 1]
+    // carries: Q_j = P_{j+1} = a_j Q_{j-1} + (row c - 1 of chunk j), a_j = exp(M_j - M_{j+1})
+    Operand<TFloat32> carry = tf.slice(own, tf.constant(new int[] {0, 0, CHUNK - 1, 0, 0}),
+        tf.constant(new int[] {-1, -1, 1, -1, -1}));
+    Operand<TFloat32> decay = tf.stopGradient(tf.math.exp(tf.math.sub(before, chunkMax)));
+    for (int i = 0; i < chunkLevels; i++) {
+      carry = tf.math.add(carry, tf.math.mul(decay, delay(tf, carry, 1 << i, 0f)));
+      if (i + 1 < chunkLevels) {
         decay = tf.math.mul(decay, delay(tf, decay, 1 << i, 0f));
       }
     }
-    return sums;
+    Operand<TFloat32> scale = tf.stopGradient(tf.math.exp(tf.math.sub(before, m)));
+    Operand<TFloat32> sums = tf.math.add(tf.math.mul(scale, delay(tf, carry, 1, 0f)), own);
+    return new Chunked(kc, vc, m, sums, t);
   }
 
   /** Sums {@code [B, T, K, D + 1]} and the state after the last position. */
@@ -112,32 +186,67 @@ final class AftOps {
    * The windowed AFT sums of aft-local and aft-conv, in the scale {@code exp(-m_t)}:
    *
    * <pre>
-   *   exp(far_t) exp(m_{t-s} - m_t) S_{t-s}  +  sum_{d < s} exp(k_{t-d} + near(d)_t - m_t) [v_{t-d}, 1]
+   *   exp(far_t) exp(m_{t-s} - m_t) S_{t-s}  +  sum_{d < s} exp(k_{t-d} + near[t, d] - m_t) [v_{t-d}, 1]
    * </pre>
    *
-   * with {@code S} the {@link #prefixSums}, {@code near(d)} the log weight of offset d (broadcast
-   * against {@code [B, T, K, 1]}) and {@code far} that of every position further back. The state is
-   * that of {@link #windowStep} after the last position.
+   * with {@code S} the prefix sums of {@link #chunked}, {@code near} the log weight of offset d at row
+   * t ({@code [Tn, s, Kn]}: Tn = 1 for every row alike, else at least the context rounded up to
+   * {@link #CHUNK} rows; Kn = 1 or K) and {@code far} that of every position further back (broadcast
+   * against {@code [B, T, K, 1]}). The window is one masked product per chunk: the c rows of chunk j
+   * against the {@code (r + 1) c} positions of chunks {@code j - r .. j}, {@code r = ceil((s - 1) / c)}.
+   * The state is that of {@link #windowStep} after the last position.
    */
   static Sums windowSums(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int s,
-      IntFunction<Operand<TFloat32>> near, Operand<TFloat32> far, int context, boolean withState) {
-    Operand<TFloat32> m = runningMax(tf, k, context);
-    Operand<TFloat32> prefix = prefixSums(tf, k, m, v, context);
+      Operand<TFloat32> near, Operand<TFloat32> far, int context, boolean withState) {
+    Chunked ch = chunked(tf, k, v, context);
+    Operand<TFloat32> m = ch.flat(tf, ch.m());
+    Operand<TFloat32> prefix = ch.flat(tf, ch.sums());
     // every position up to t - s, in the scale exp(-m_t)
     Operand<TFloat32> before = tf.math.mul(
         tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, s, NEG), m))), delay(tf, prefix, s, 0f));
-    Operand<TFloat32> sums = tf.math.mul(tf.math.exp(far), before);
-    Operand<TFloat32> paddedK = padFront(tf, k, s - 1, NEG);
-    Operand<TFloat32> paddedV = padFront(tf, withOnes(tf, v), s - 1, 0f);
-    for (int d = 0; d < s; d++) {
-      Operand<TFloat32> e = tf.math.exp(tf.math.sub(tf.math.add(between(tf, paddedK, s - 1 - d, d), near.apply(d)), m));
-      sums = tf.math.add(sums, tf.math.mul(e, between(tf, paddedV, s - 1 - d, d)));
+    int r = (s - 1 + CHUNK - 1) / CHUNK;
+    int cols = (r + 1) * CHUNK;
+    List<Operand<TFloat32>> keyCols = new ArrayList<>();
+    List<Operand<TFloat32>> valueCols = new ArrayList<>();
+    for (int p = r; p >= 0; p--) {
+      keyCols.add(p == 0 ? ch.k() : delay(tf, ch.k(), p, NEG));
+      valueCols.add(p == 0 ? ch.v() : delay(tf, ch.v(), p, 0f));
     }
+    Operand<TInt32> rowAxis = tf.constant(2), columnAxis = tf.constant(3);
+    Operand<TFloat32> kw = r == 0 ? ch.k() : tf.concat(keyCols, rowAxis); // [B, n, cols, K, 1]
+    Operand<TFloat32> vw = r == 0 ? ch.v() : tf.concat(valueCols, rowAxis); // [B, n, cols, K, D + 1]
+    // near[t, d] at (row i, column j) of each chunk, d = r c + i - j: [1, n or 1, c, cols, Kn, 1]
+    float[][][][][] select = new float[1][CHUNK][cols][s][1];
+    for (int i = 0; i < CHUNK; i++) {
+      for (int j = 0; j < cols; j++) {
+        int d = r * CHUNK + i - j;
+        if (d >= 0 && d < s) {
+          select[0][i][j][d][0] = 1f;
+        }
+      }
+    }
+    int nearKeys = (int) near.shape().size(2);
+    Operand<TFloat32> nearRows;
+    if (near.shape().size(0) == 1) {
+      nearRows = tf.reshape(near, tf.constant(new int[] {1, 1, 1, s, nearKeys}));
+    } else {
+      Operand<TInt32> rows = tf.math.mul(Layers.dim(tf, ch.k(), 1), tf.constant(CHUNK));
+      nearRows = tf.reshape(tf.slice(near, tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(rows, tf.constant(-1), tf.constant(-1)))),
+          tf.constant(new int[] {-1, CHUNK, 1, s, nearKeys}));
+    }
+    Operand<TFloat32> bias = tf.expandDims(tf.expandDims(
+        tf.sum(tf.math.mul(nearRows, tf.constant(select)), tf.constant(3)), tf.constant(0)), tf.constant(-1));
+    Operand<TFloat32> logits = tf.math.sub(tf.math.add(tf.math.add(tf.expandDims(kw, rowAxis), bias),
+        bandMask(tf, CHUNK, cols, r * CHUNK, s)), tf.expandDims(ch.m(), columnAxis)); // [B, n, c, cols, K, 1]
+    Operand<TFloat32> window = tf.sum(tf.math.mul(tf.math.exp(logits), tf.expandDims(vw, rowAxis)), columnAxis);
+    Operand<TFloat32> sums = tf.math.add(tf.math.mul(tf.math.exp(far), before), ch.flat(tf, window));
     if (!withState) {
       return new Sums(sums, List.of());
     }
     // the last s positions (padding where t < s) and everything before them
-    Operand<TInt32> t = Layers.dim(tf, k, 1);
+    Operand<TInt32> t = ch.t();
+    Operand<TFloat32> paddedK = padFront(tf, k, s - 1, NEG);
+    Operand<TFloat32> paddedV = padFront(tf, withOnes(tf, v), s - 1, 0f);
     Operand<TInt32> zero = tf.constant(0);
     Operand<TInt32> begin = tf.stack(List.of(zero, tf.math.sub(t, tf.constant(1)), zero, zero));
     Operand<TInt32> size = tf.constant(new int[] {-1, s, -1, -1});
@@ -178,7 +287,7 @@ final class AftOps {
   }
 
   /**
-   * One position of {@link #prefixSums}: keys {@code [B, K, 1]}, values {@code [B, K, D]} and the state
+   * One position of the prefix sums of {@link #chunked}: keys {@code [B, K, 1]}, values {@code [B, K, D]} and the state
    * after the previous position ({@code [B, K, D + 1]} sums in the scale of the running maximum
    * {@code [B, K, 1]}).
    */
@@ -198,25 +307,12 @@ final class AftOps {
   }
 
   /**
-   * {@code x} delayed by {@code d} steps along time: {@code out[:, t] = x[:, t - d]}, {@code fill} for
-   * {@code t < d}. {@code x} is {@code [B, T, ...]}, {@code t} its run-time length.
+   * {@code x} delayed by {@code d} steps along axis 1: {@code out[:, t] = x[:, t - d]}, {@code fill}
+   * for {@code t < d}; a Pad and a Slice (whose gradient is a Pad).
    */
   static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, float fill) {
-    return between(tf, padFront(tf, x, d, fill), 0, d);
-  }
-
-  /** {@code x[:, start : T - dropEnd]} along time (axis 1), one StridedSlice. */
-  static Operand<TFloat32> between(Ops tf, Operand<TFloat32> x, int start, int dropEnd) {
     int rank = x.shape().numDimensions();
-    int[] begin = new int[rank];
-    int[] end = new int[rank];
-    int[] strides = new int[rank];
-    java.util.Arrays.fill(strides, 1);
-    begin[1] = start;
-    end[1] = -dropEnd;
-    long others = ((1L << rank) - 1) & ~2L;
-    return tf.stridedSlice(x, tf.constant(begin), tf.constant(end), tf.constant(strides),
-        StridedSlice.beginMask(start == 0 ? others | 2L : others), StridedSlice.endMask(dropEnd == 0 ? others | 2L : others));
+    return tf.slice(padFront(tf, x, d, fill), tf.constant(new int[rank]), tf.shape(x));
   }
 
   /** {@code x} with {@code d} steps of {@code fill} in front of the time axis 1. */
