@@ -40,13 +40,13 @@ import org.tensorflow.types.TInt32;
  * plays the role of attention's {@code W_o}; the paper's equation ends at {@code y}.
  *
  * <p>Computed, with {@code a = [exp(k) ⊙ v, exp(k)]} per head, in the equal form
- * {@code cumsum(a)_{t-s} + sum_{d < s} exp(w~_i[d]) a_{t-d}} (a loop over the s taps), which has no
- * {@code exp(w~) - 1} terms to cancel against the running sum. Row t of head i is scaled by
- * {@code exp(-m_t - r_i)}: {@code m_t} the causal running maximum of the head's key (see
- * {@link AftOps}; it differs from row to row, which is why the taps are a loop and not one
- * convolution), {@code r_i = max(0, max_d w~_i[d])} (the 0 stands for the positions beyond the
- * kernel); both detached, they cancel in the ratio, and every weight is {@code <= 1}. Cost
- * O(T C (s + log T)) time, O(T C) memory per sequence (reverse mode keeps the s delayed copies).
+ * {@code cumsum(a)_{t-s} + sum_{d < s} exp(w~_i[d]) a_{t-d}} (a masked band product over the s taps),
+ * which has no {@code exp(w~) - 1} terms to cancel against the running sum. Row t of head i is scaled
+ * by {@code exp(-m_t - r_i)}: {@code m_t} the causal running maximum of the head's key (see
+ * {@link AftOps}; it differs from row to row, which is why the taps are a band product per chunk of
+ * rows, {@link AftOps#windowSums}, and not one convolution), {@code r_i = max(0, max_d w~_i[d])} (the
+ * 0 stands for the positions beyond the kernel); both detached, they cancel in the ratio, and every
+ * weight is {@code <= 1}. Cost O(T C (s + log T)) time, O(T s C) memory per sequence.
  *
  * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
  * before them and the running maximum (constant size); nothing depends on the absolute position.

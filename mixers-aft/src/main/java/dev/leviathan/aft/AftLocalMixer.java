@@ -41,7 +41,7 @@ import org.tensorflow.types.TInt32;
  *
  * <pre>
  *   sum_{t' <= t - s} a_t'  +  sum_{d = 0}^{s-1} exp(w[t, t - d]) a_{t-d}
- *   = cumsum(a)_{t-s}       +  (loop over the s offsets d: a delayed by d, times the diagonal w[t, t-d])
+ *   = cumsum(a)_{t-s}       +  (a masked band product: row t against positions t - s < t' <= t)
  * </pre>
  *
  * which has no {@code exp(w) - 1} terms to cancel against the running sum, so it stays accurate when
@@ -49,9 +49,9 @@ import org.tensorflow.types.TInt32;
  * {@code m_t} the causal running maximum of the keys (see {@link AftOps}), {@code r_t} the maximum over
  * the bias entries present in row t (band entries {@code t - d >= 0}, and 0 when {@code t >= s});
  * both detached, they cancel in the ratio, and every weight is {@code <= 1}. {@code cumsum(a)_{t-s}}
- * is the rescaled prefix sum of {@link AftOps#prefixSums}. Cost O(T C (s + log T)) time; the forward
- * pass needs O(T C) memory besides its input (no {@code T x T} matrix); reverse-mode gradients keep
- * the s delayed copies, O(T s C).
+ * is the rescaled prefix sum of {@link AftOps#chunked}; the band is one masked product per chunk of
+ * rows against the chunks covering its window ({@link AftOps#windowSums}). Cost O(T C (s + log T))
+ * time and O(T s C) memory (no {@code T x T} matrix).
  *
  * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
  * before them and the running maximum (constant size, {@code O(s C)} per sequence); the bias rows

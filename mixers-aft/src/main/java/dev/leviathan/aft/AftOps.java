@@ -27,12 +27,12 @@ import org.tensorflow.types.TInt32;
  * more than ~87 nats below the running maximum underflow to 0, where their weight is below float
  * precision anyway.
  *
- * <p>The running maximum is a Hillis-Steele scan ({@code ceil(log2 context)} steps of
- * {@code m = max(m, m delayed by 2^i)}). The prefix sums in the scale of each row,
- * {@code S_t = sum_{u <= t} exp(k_u - m_t) x_u}, obey {@code S_t = exp(m_{t-1} - m_t) S_{t-1} +
- * exp(k_t - m_t) x_t}, a linear recurrence with decays {@code <= 1}, computed by the same kind of scan
- * on pairs (decay product, sum): {@code S += A ⊙ (S delayed by 2^i)}, {@code A *= A delayed by 2^i}.
- * Both cost {@code O(T C log T)} time; the backward pass keeps one {@code [B, T, 2C]} tensor per step.
+ * <p>The prefix sums in the scale of each row, {@code S_t = sum_{u <= t} exp(k_u - m_t) x_u}, are
+ * computed by chunks of {@link #CHUNK} positions (see {@link #chunked}): a masked pair-wise product
+ * inside each chunk and a {@code log2}-step scan over the chunks for what comes before, in
+ * {@code O(T C (c + log(T / c)))} time; every op is a Pad, Slice, Reshape, element-wise op or a
+ * reduction, whose gradients are cheap. aft-full's running maximum alone is a Hillis-Steele scan
+ * ({@code m = max(m, m delayed by 2^i)}), forward only.
  *
  * <p>Shapes: keys {@code k} are {@code [B, T, K, 1]} (K keys, one per channel or per head) and values
  * {@code v} are {@code [B, T, K, D]} (the D channels sharing a key); the sums carry numerator and
