@@ -92,40 +92,51 @@ final class AftOps {
 
   /**
    * Keys {@code [B, T, K, 1]} and value terms {@code [v, 1]} ({@code [B, T, K, D + 1]}) cut into
-   * {@code n = ceil(T / CHUNK)} chunks ({@code [B, n, CHUNK, K, .]}; keys and values padded with 0 at
+   * {@code n = ceil(T / CHUNK)} chunks ({@code [B, n, K, CHUNK, .]}; keys and values padded with 0 at
    * the end, which only reaches rows {@code >= T}), with the running maximum {@code m} and the prefix
    * sums {@code S} of the class comment in the same layout, and the run-time length {@code t}.
    */
   record Chunked(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TFloat32> m, Operand<TFloat32> sums,
       Operand<TInt32> t) {
-    /** A chunked {@code [B, n, CHUNK, K, L]} tensor back as {@code [B, T, K, L]}. */
+    /** A chunked {@code [B, n, K, CHUNK, L]} tensor back as {@code [B, T, K, L]}. */
     Operand<TFloat32> flat(Ops tf, Operand<TFloat32> x) {
-      int keys = (int) x.shape().size(3);
-      int last = (int) x.shape().size(4);
-      return window(tf, tf.reshape(x,
-          tf.stack(List.of(Layers.dim(tf, x, 0), tf.constant(-1), tf.constant(keys), tf.constant(last)))), 0, t);
+      Operand<TFloat32> byTime = tf.linalg.transpose(x, tf.constant(new int[] {0, 1, 3, 2, 4}));
+      return window(tf, tf.reshape(byTime,
+          tf.stack(List.of(Layers.dim(tf, x, 0), tf.constant(-1), Layers.dim(tf, x, 2), Layers.dim(tf, x, 4)))), 0, t);
     }
   }
 
-  /** {@code x [B, T, K, L]} padded with 0 at the end of time to {@code n CHUNK} and cut into {@code [B, n, CHUNK, K, L]}. */
+  /** {@code x [B, T, K, L]} padded with 0 at the end of time to {@code n CHUNK} and cut into {@code [B, n, K, CHUNK, L]}. */
   private static Operand<TFloat32> chunk(Ops tf, Operand<TFloat32> x, Operand<TInt32> t, Operand<TInt32> n) {
     Operand<TInt32> zero = tf.constant(0);
     Operand<TInt32> paddings = tf.reshape(tf.stack(List.of(zero, zero, zero,
         tf.math.sub(tf.math.mul(n, tf.constant(CHUNK)), t), zero, zero, zero, zero)), tf.constant(new int[] {4, 2}));
-    return tf.reshape(tf.pad(x, paddings, tf.constant(0f)), tf.stack(List.of(Layers.dim(tf, x, 0), n,
-        tf.constant(CHUNK), tf.constant((int) x.shape().size(2)), tf.constant((int) x.shape().size(3)))));
+    Operand<TFloat32> chunks = tf.reshape(tf.pad(x, paddings, tf.constant(0f)), tf.stack(List.of(Layers.dim(tf, x, 0), n,
+        tf.constant(CHUNK), Layers.dim(tf, x, 2), Layers.dim(tf, x, 3))));
+    return tf.linalg.transpose(chunks, tf.constant(new int[] {0, 1, 3, 2, 4}));
   }
 
-  /** {@code [1, 1, rows, cols, 1, 1]}: 0 where {@code 0 <= offset + i - j < span}, else {@link #NEG}. */
+  /** Keys {@code [B, n, K, R, 1]} as a row, {@code [B, n, K, 1, R]}. */
+  private static Operand<TFloat32> asRow(Ops tf, Operand<TFloat32> keys) {
+    Operand<TInt32> lead = tf.slice(tf.shape(keys), tf.constant(new int[] {0}), tf.constant(new int[] {3}));
+    return tf.reshape(keys, tf.concat(List.of(lead, tf.constant(new int[] {1, -1})), tf.constant(0)));
+  }
+
+  /** {@code [rows, cols]}: 0 where {@code 0 <= offset + i - j < span}, else {@link #NEG}. */
   private static Operand<TFloat32> bandMask(Ops tf, int rows, int cols, int offset, int span) {
-    float[][][][][][] mask = new float[1][1][rows][cols][1][1];
+    float[][] mask = new float[rows][cols];
     for (int i = 0; i < rows; i++) {
       for (int j = 0; j < cols; j++) {
         int d = offset + i - j;
-        mask[0][0][i][j][0][0] = d >= 0 && d < span ? 0f : NEG;
+        mask[i][j] = d >= 0 && d < span ? 0f : NEG;
       }
     }
     return tf.constant(mask);
+  }
+
+  /** Row {@code CHUNK - 1} of each chunk, {@code [B, n, K, 1, L]}. */
+  private static Operand<TFloat32> lastRow(Ops tf, Operand<TFloat32> x) {
+    return tf.slice(x, tf.constant(new int[] {0, 0, 0, CHUNK - 1, 0}), tf.constant(new int[] {-1, -1, -1, 1, -1}));
   }
 
   /**
@@ -135,7 +146,7 @@ final class AftOps {
    * and {@code P_j = sum_{u < jc} exp(k_u - M_j) [v_u, 1]}, position {@code t = jc + i} gets
    *
    * <pre>
-   *   S_t = exp(M_j - m_t) P_j + sum_{jc <= u <= t} exp(k_u - m_t) [v_u, 1]     (a masked c x c product per chunk)
+   *   S_t = exp(M_j - m_t) P_j + sum_{jc <= u <= t} exp(k_u - m_t) [v_u, 1]     (a masked c x c matmul per chunk)
    *   P_{j+1} = exp(M_j - M_{j+1}) P_j + S_{jc + c - 1}                          (a scan over the chunks)
    * </pre>
    *
@@ -145,15 +156,14 @@ final class AftOps {
   static Chunked chunked(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int context) {
     Operand<TInt32> t = Layers.dim(tf, k, 1);
     Operand<TInt32> n = tf.math.floorDiv(tf.math.add(t, tf.constant(CHUNK - 1)), tf.constant(CHUNK));
-    Operand<TFloat32> kc = chunk(tf, k, t, n); // [B, n, c, K, 1]
-    Operand<TFloat32> vc = chunk(tf, withOnes(tf, v), t, n); // [B, n, c, K, D + 1]
+    Operand<TFloat32> kc = chunk(tf, k, t, n); // [B, n, K, c, 1]
+    Operand<TFloat32> vc = chunk(tf, withOnes(tf, v), t, n); // [B, n, K, c, D + 1]
     Operand<TFloat32> causal = bandMask(tf, CHUNK, CHUNK, 0, CHUNK);
-    Operand<TInt32> rowAxis = tf.constant(2), columnAxis = tf.constant(3);
+    Operand<TFloat32> row = asRow(tf, kc); // [B, n, K, 1, c]
     // running maximum within each chunk, then over the chunks before
-    Operand<TFloat32> ks = tf.stopGradient(kc);
-    Operand<TFloat32> inChunk = tf.max(tf.math.add(tf.expandDims(ks, rowAxis), causal), columnAxis); // [B, n, c, K, 1]
-    Operand<TFloat32> chunkMax = tf.slice(inChunk, tf.constant(new int[] {0, 0, CHUNK - 1, 0, 0}),
-        tf.constant(new int[] {-1, -1, 1, -1, -1})); // [B, n, 1, K, 1]
+    Operand<TFloat32> inChunk = tf.max(tf.math.add(tf.stopGradient(row), causal), tf.constant(4),
+        org.tensorflow.op.core.Max.keepDims(true)); // [B, n, K, c, 1]
+    Operand<TFloat32> chunkMax = lastRow(tf, inChunk); // [B, n, K, 1, 1]
     int chunkLevels = levels((context + CHUNK - 1) / CHUNK);
     for (int i = 0; i < chunkLevels; i++) {
       chunkMax = tf.math.maximum(chunkMax, delay(tf, chunkMax, 1 << i, NEG));
@@ -161,12 +171,10 @@ final class AftOps {
     Operand<TFloat32> before = delay(tf, chunkMax, 1, NEG); // M_j
     Operand<TFloat32> m = tf.stopGradient(tf.math.maximum(before, inChunk));
     // within each chunk: exp(k_u - m_t) for u <= t
-    Operand<TFloat32> e = tf.math.exp(tf.math.add(
-        tf.math.sub(tf.expandDims(kc, rowAxis), tf.expandDims(m, columnAxis)), causal)); // [B, n, c, c, K, 1]
-    Operand<TFloat32> own = tf.sum(tf.math.mul(e, tf.expandDims(vc, rowAxis)), columnAxis); // [B, n, c, K, D + 1]
+    Operand<TFloat32> e = tf.math.exp(tf.math.add(tf.math.sub(row, m), causal)); // [B, n, K, c, c]
+    Operand<TFloat32> own = tf.train.batchMatMul(e, vc, TFloat32.class); // [B, n, K, c, D + 1]
     // carries: Q_j = P_{j+1} = a_j Q_{j-1} + (row c - 1 of chunk j), a_j = exp(M_j - M_{j+1})
-    Operand<TFloat32> carry = tf.slice(own, tf.constant(new int[] {0, 0, CHUNK - 1, 0, 0}),
-        tf.constant(new int[] {-1, -1, 1, -1, -1}));
+    Operand<TFloat32> carry = lastRow(tf, own);
     Operand<TFloat32> decay = tf.stopGradient(tf.math.exp(tf.math.sub(before, chunkMax)));
     for (int i = 0; i < chunkLevels; i++) {
       carry = tf.math.add(carry, tf.math.mul(decay, delay(tf, carry, 1 << i, 0f)));
@@ -212,10 +220,10 @@ final class AftOps {
       keyCols.add(p == 0 ? ch.k() : delay(tf, ch.k(), p, NEG));
       valueCols.add(p == 0 ? ch.v() : delay(tf, ch.v(), p, 0f));
     }
-    Operand<TInt32> rowAxis = tf.constant(2), columnAxis = tf.constant(3);
-    Operand<TFloat32> kw = r == 0 ? ch.k() : tf.concat(keyCols, rowAxis); // [B, n, cols, K, 1]
-    Operand<TFloat32> vw = r == 0 ? ch.v() : tf.concat(valueCols, rowAxis); // [B, n, cols, K, D + 1]
-    // near[t, d] at (row i, column j) of each chunk, d = r c + i - j: [1, n or 1, c, cols, Kn, 1]
+    Operand<TInt32> rowAxis = tf.constant(3);
+    Operand<TFloat32> kw = asRow(tf, r == 0 ? ch.k() : tf.concat(keyCols, rowAxis)); // [B, n, K, 1, cols]
+    Operand<TFloat32> vw = r == 0 ? ch.v() : tf.concat(valueCols, rowAxis); // [B, n, K, cols, D + 1]
+    // near[t, d] at (row i, column j) of each chunk, d = r c + i - j: [1, n or 1, Kn, c, cols]
     float[][][][][] select = new float[1][CHUNK][cols][s][1];
     for (int i = 0; i < CHUNK; i++) {
       for (int j = 0; j < cols; j++) {
@@ -234,11 +242,10 @@ final class AftOps {
       nearRows = tf.reshape(tf.slice(near, tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(rows, tf.constant(-1), tf.constant(-1)))),
           tf.constant(new int[] {-1, CHUNK, 1, s, nearKeys}));
     }
-    Operand<TFloat32> bias = tf.expandDims(tf.expandDims(
-        tf.sum(tf.math.mul(nearRows, tf.constant(select)), tf.constant(3)), tf.constant(0)), tf.constant(-1));
-    Operand<TFloat32> logits = tf.math.sub(tf.math.add(tf.math.add(tf.expandDims(kw, rowAxis), bias),
-        bandMask(tf, CHUNK, cols, r * CHUNK, s)), tf.expandDims(ch.m(), columnAxis)); // [B, n, c, cols, K, 1]
-    Operand<TFloat32> window = tf.sum(tf.math.mul(tf.math.exp(logits), tf.expandDims(vw, rowAxis)), columnAxis);
+    Operand<TFloat32> bias = tf.math.add(tf.linalg.transpose(tf.sum(tf.math.mul(nearRows, tf.constant(select)), tf.constant(3)),
+        tf.constant(new int[] {0, 3, 1, 2})), bandMask(tf, CHUNK, cols, r * CHUNK, s)); // [n or 1, Kn, c, cols]
+    Operand<TFloat32> logits = tf.math.sub(tf.math.add(kw, tf.expandDims(bias, tf.constant(0))), ch.m()); // [B, n, K, c, cols]
+    Operand<TFloat32> window = tf.train.batchMatMul(tf.math.exp(logits), vw, TFloat32.class); // [B, n, K, c, D + 1]
     Operand<TFloat32> sums = tf.math.add(tf.math.mul(tf.math.exp(far), before), ch.flat(tf, window));
     if (!withState) {
       return new Sums(sums, List.of());
