@@ -145,30 +145,31 @@ public final class LocalWorkers implements AutoCloseable {
 
   /**
    * Waits until every worker has exited. When one fails first, the others have {@code grace} to end by
-   * themselves, then are terminated; the outcome names the first worker that failed.
+   * themselves, then are terminated; the outcome names the worker whose failure started it (see
+   * {@link #rootCause}).
    *
    * @param log where a failed worker's kept lines go (prefixed {@code [worker i]}); worker 0's were streamed
    */
   public Outcome await(Duration grace, PrintStream log) throws InterruptedException {
-    int failed = -1;
-    int code = 0;
+    List<Integer> failures = new ArrayList<>(); // workers that failed by themselves, in the order seen
     long deadline = Long.MAX_VALUE;
+    boolean stopping = false;
     while (true) {
       boolean alive = false;
       for (int i = 0; i < processes.size(); i++) {
         Process p = processes.get(i);
         if (p.isAlive()) {
           alive = true;
-        } else if (failed < 0 && p.exitValue() != 0) {
-          failed = i;
-          code = p.exitValue();
-          deadline = System.nanoTime() + grace.toNanos();
+        } else if (!stopping && p.exitValue() != 0 && !failures.contains(i)) {
+          failures.add(i);
+          deadline = Math.min(deadline, System.nanoTime() + grace.toNanos());
         }
       }
       if (!alive) {
         break;
       }
       if (System.nanoTime() > deadline) {
+        stopping = true;
         stopAll(Duration.ofSeconds(5));
       }
       Thread.sleep(100);
@@ -176,9 +177,11 @@ public final class LocalWorkers implements AutoCloseable {
     for (Thread t : pumps) {
       t.join(2000);
     }
-    if (failed < 0) {
+    if (failures.isEmpty()) {
       return new Outcome(0, "");
     }
+    int failed = rootCause(failures);
+    int code = processes.get(failed).exitValue();
     if (failed != 0) {
       synchronized (tails.get(failed)) {
         for (String line : tails.get(failed)) {
@@ -188,6 +191,26 @@ public final class LocalWorkers implements AutoCloseable {
     }
     return new Outcome(code, cluster.describe(failed) + " exited with code " + code + describeSignal(code)
         + lastError(failed));
+  }
+
+  /**
+   * Of the workers that failed by themselves (before any was stopped), the one whose failure started it:
+   * one ended by a signal (killed from outside), else one that does not report another worker as
+   * unresponsive, else the first seen. Workers notice a dead peer within milliseconds, so the order in
+   * which exits are seen does not tell which came first.
+   */
+  private int rootCause(List<Integer> failures) {
+    for (int i : failures) {
+      if (!describeSignal(processes.get(i).exitValue()).isEmpty()) {
+        return i;
+      }
+    }
+    for (int i : failures) {
+      if (!lastError(i).contains("stopped responding")) {
+        return i;
+      }
+    }
+    return failures.get(0);
   }
 
   private String lastError(int i) {
