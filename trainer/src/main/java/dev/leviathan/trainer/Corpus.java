@@ -3,7 +3,6 @@ package dev.leviathan.trainer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -47,16 +46,12 @@ public final class Corpus {
   public static String readText(Path file, String tokenizer) {
     String limitFix = "use a smaller file, or give Java more heap (LEVIATHAN_JAVA_OPTS=-Xmx<size>; a file takes"
         + " about 12 times its size while it is tokenised)";
+    byte[] bytes = InputFiles.read(file, "data file", "--data", InputFiles.dataLimit(), limitFix, DataException::new);
     if ("byte".equals(tokenizer)) {
-      byte[] bytes = InputFiles.read(file, "data file", "--data", InputFiles.dataLimit(), limitFix, DataException::new);
       return new String(bytes, StandardCharsets.ISO_8859_1);
     }
-    byte[] bytes = InputFiles.read(file, "data file", "--data", InputFiles.dataLimit(), limitFix, DataException::new);
     try {
-      return StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+      return InputFiles.utf8(bytes);
     } catch (CharacterCodingException e) {
       throw new DataException("data file " + file + " is not UTF-8 text; use --set tokenizer=byte for binary files");
     }

@@ -77,13 +77,18 @@ public final class InputFiles {
       }
     }
     try {
-      return StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+      return utf8(bytes);
     } catch (CharacterCodingException e) {
       throw error.apply(what + " " + file + " is not UTF-8 text; " + binaryFix);
     }
+  }
+
+  /** {@code bytes} decoded as UTF-8, refusing malformed input instead of replacing it. */
+  static String utf8(byte[] bytes) throws CharacterCodingException {
+    return StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
+        .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
   }
 
   /**

@@ -293,52 +293,36 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private Measured runWorker(BenchWorker.Job job, long limitKb, Path stdoutFile, Path stderrFile) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
-        "-Djava.awt.headless=true", "-cp", System.getProperty("java.class.path"), BenchWorker.class.getName()));
-    cmd.addAll(job.toArgs());
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workingDir.toFile())
-        .redirectOutput(stdoutFile.toFile()).redirectError(stderrFile.toFile());
-    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot start a bench worker JVM: " + e.getMessage(), e);
-    }
-    Thread killer = new Thread(p::destroyForcibly, "bench-worker-cleanup");
-    Runtime.getRuntime().addShutdownHook(killer);
     boolean timedOut = false;
     boolean overMemory = false;
     long peakSeenKb = 0;
-    try {
-      long deadline = System.nanoTime() + (long) (timeLimit * 1e9);
-      String pid = Long.toString(p.pid());
-      while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {
-        OptionalLong rss = ProcMemory.residentKb(pid);
-        peakSeenKb = Math.max(peakSeenKb, rss.orElse(0));
-        if (limitKb > 0 && rss.isPresent() && rss.getAsLong() > limitKb) {
-          overMemory = true;
-          break;
-        }
-        if (System.nanoTime() > deadline) {
-          timedOut = true;
-          break;
-        }
-      }
-      if (timedOut || overMemory) {
-        p.destroyForcibly();
-        p.waitFor();
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for the bench worker");
-    } finally {
+    Process p;
+    try (WorkerIo.Worker w = WorkerIo.start(workingDir, List.of("-Xms" + heapMb + "m", "-Xmx" + heapMb + "m",
+        "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC"), BenchWorker.class, job.toArgs(), stdoutFile, stderrFile)) {
+      p = w.process;
       try {
-        Runtime.getRuntime().removeShutdownHook(killer);
-      } catch (IllegalStateException e) {
-        // The JVM is already shutting down; the hook destroys the worker.
+        long deadline = System.nanoTime() + (long) (timeLimit * 1e9);
+        String pid = Long.toString(p.pid());
+        while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {
+          OptionalLong rss = ProcMemory.residentKb(pid);
+          peakSeenKb = Math.max(peakSeenKb, rss.orElse(0));
+          if (limitKb > 0 && rss.isPresent() && rss.getAsLong() > limitKb) {
+            overMemory = true;
+            break;
+          }
+          if (System.nanoTime() > deadline) {
+            timedOut = true;
+            break;
+          }
+        }
+        if (timedOut || overMemory) {
+          p.destroyForcibly();
+          p.waitFor();
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the bench worker");
       }
     }
     return outcome(job, p.exitValue(), timedOut, overMemory, peakSeenKb, limitKb, stdoutFile, stderrFile);

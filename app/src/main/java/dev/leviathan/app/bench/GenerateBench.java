@@ -203,37 +203,20 @@ public final class GenerateBench {
 
   /** Returns null, or the status of a worker stopped from outside ({@code timeout}). */
   private String runWorker(Job job, Path outFile, Path errFile) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-        "-cp", System.getProperty("java.class.path"), GenerateBench.class.getName()));
-    cmd.addAll(job.toArgs());
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workingDir.toFile())
-        .redirectOutput(outFile.toFile()).redirectError(errFile.toFile());
-    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot start a bench worker JVM: " + e.getMessage(), e);
-    }
-    Thread killer = new Thread(p::destroyForcibly, "generate-worker-cleanup");
-    Runtime.getRuntime().addShutdownHook(killer);
-    try {
-      if (!p.waitFor((long) (timeLimit * 1000), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly();
-        p.waitFor();
-        return BenchRow.TIMEOUT;
-      }
-      return p.exitValue() == 137 ? BenchRow.OOM : null;
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for the bench worker");
-    } finally {
+    try (WorkerIo.Worker w = WorkerIo.start(workingDir, List.of("-Xms" + heapMb + "m", "-Xmx" + heapMb + "m",
+        "-XX:+UseSerialGC"), GenerateBench.class, job.toArgs(), outFile, errFile)) {
+      Process p = w.process;
       try {
-        Runtime.getRuntime().removeShutdownHook(killer);
-      } catch (IllegalStateException e) {
-        // The JVM is shutting down; the hook destroys the worker.
+        if (!p.waitFor((long) (timeLimit * 1000), TimeUnit.MILLISECONDS)) {
+          p.destroyForcibly();
+          p.waitFor();
+          return BenchRow.TIMEOUT;
+        }
+        return p.exitValue() == 137 ? BenchRow.OOM : null;
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the bench worker");
       }
     }
   }

@@ -2,9 +2,11 @@ package dev.leviathan.app.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,6 +52,54 @@ final class WorkerIo {
     }
     out.flush();
     System.exit(code);
+  }
+
+  /**
+   * A worker JVM started by {@link #start}. Until it is closed, a shutdown hook destroys the worker if
+   * this JVM ends first (Ctrl-C during a measurement).
+   */
+  static final class Worker implements AutoCloseable {
+    final Process process;
+    private final Thread killer;
+
+    private Worker(Process process, Thread killer) {
+      this.process = process;
+      this.killer = killer;
+    }
+
+    @Override
+    public void close() {
+      try {
+        Runtime.getRuntime().removeShutdownHook(killer);
+      } catch (IllegalStateException e) {
+        // The JVM is already shutting down; the hook destroys the worker.
+      }
+    }
+  }
+
+  /**
+   * Starts {@code main} in a fresh JVM of this Java with this class path, the given JVM flags and
+   * arguments, in {@code workingDir}, its stdout and stderr going to files.
+   */
+  static Worker start(Path workingDir, List<String> jvmFlags, Class<?> main, List<String> args, Path stdout,
+      Path stderr) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(jvmFlags);
+    cmd.addAll(List.of("-Djava.awt.headless=true", "-cp", System.getProperty("java.class.path"), main.getName()));
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workingDir.toFile())
+        .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start a bench worker JVM: " + e.getMessage(), e);
+    }
+    Thread killer = new Thread(p::destroyForcibly, main.getSimpleName() + "-cleanup");
+    Runtime.getRuntime().addShutdownHook(killer);
+    return new Worker(p, killer);
   }
 
   /** The {@code key=value} words of a result line. */
