@@ -12,6 +12,21 @@ import java.util.Random;
 final class AftTesting {
   private AftTesting() {}
 
+  /**
+   * Finite differences of a mixer of width 4 and context 6 whose four key columns are scaled by 50,
+   * on inputs that spread the keys over 300 nats.
+   */
+  static void checkGradientsAtWideKeys(dev.leviathan.core.spi.TokenMixerProvider provider, Map<String, ?> options,
+      long seed) {
+    try (MixerHarness h = MixerHarness.of(provider, options, 4, 6)) {
+      Random rnd = new Random(seed);
+      randomise(h, rnd, 0.5);
+      setKeyColumns(h, 4, 50f);
+      float[][][] x = wideKeyInputs(rnd, 2, 6, 4, 4);
+      h.checkGradients(x, MixerHarness.randn(rnd, 2, 6, 4, 1.0), 1e-3, 2e-2, 6, 24);
+    }
+  }
+
   /** The position bias {@code w[t, u]} (for {@code u <= t}) seen by key {@code key}. */
   @FunctionalInterface
   interface Bias {
