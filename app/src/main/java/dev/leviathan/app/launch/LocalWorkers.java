@@ -1,13 +1,13 @@
 package dev.leviathan.app.launch;
 
 import dev.leviathan.trainer.cluster.ClusterSpec;
+import dev.leviathan.trainer.cluster.HostPort;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +60,7 @@ public final class LocalWorkers implements AutoCloseable {
   public static LocalWorkers start(int n, IntFunction<List<String>> command, Path dir, Map<String, String> env,
       PrintStream out, PrintStream err) throws IOException {
     List<String> addresses = new ArrayList<>();
-    for (int port : freeLoopbackPorts(n)) {
+    for (int port : HostPort.freeLoopbackPorts(n)) {
       addresses.add(InetAddress.getLoopbackAddress().getHostAddress() + ":" + port);
     }
     LocalWorkers w = new LocalWorkers(ClusterSpec.parseFlags(String.join(",", addresses), "0"));
@@ -248,24 +248,6 @@ public final class LocalWorkers implements AutoCloseable {
     for (Process p : processes) {
       if (p.isAlive()) {
         p.destroyForcibly();
-      }
-    }
-  }
-
-  /** {@code n} distinct ports that were free on the loopback interface a moment ago. */
-  static int[] freeLoopbackPorts(int n) throws IOException {
-    List<ServerSocket> held = new ArrayList<>();
-    try {
-      int[] ports = new int[n];
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        held.add(s);
-        ports[i] = s.getLocalPort();
-      }
-      return ports;
-    } finally {
-      for (ServerSocket s : held) {
-        s.close();
       }
     }
   }

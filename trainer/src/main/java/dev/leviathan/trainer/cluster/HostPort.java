@@ -1,6 +1,11 @@
 package dev.leviathan.trainer.cluster;
 
 import dev.leviathan.trainer.ConfigException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One worker address, {@code host:port} (IPv6 hosts in brackets: {@code [::1]:2222}).
@@ -40,5 +45,23 @@ public record HostPort(String host, int port) {
   @Override
   public String toString() {
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  /** {@code n} distinct ports that were free on the loopback interface a moment ago. */
+  public static int[] freeLoopbackPorts(int n) throws IOException {
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      int[] ports = new int[n];
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        held.add(s);
+        ports[i] = s.getLocalPort();
+      }
+      return ports;
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
+    }
   }
 }

@@ -3,8 +3,6 @@ package dev.leviathan.trainer.cluster;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +27,7 @@ final class WorkerProcesses implements AutoCloseable {
 
   WorkerProcesses(int n, Path dir, String... args) throws IOException {
     List<String> addresses = new ArrayList<>();
-    for (int port : freePorts(n)) {
+    for (int port : HostPort.freeLoopbackPorts(n)) {
       addresses.add("127.0.0.1:" + port);
     }
     spec = ClusterSpec.parseFlags(String.join(",", addresses), "0");
@@ -106,23 +104,6 @@ final class WorkerProcesses implements AutoCloseable {
     for (Process p : processes) {
       if (p.isAlive()) {
         p.destroyForcibly();
-      }
-    }
-  }
-
-  private static int[] freePorts(int n) throws IOException {
-    List<ServerSocket> held = new ArrayList<>();
-    try {
-      int[] ports = new int[n];
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        held.add(s);
-        ports[i] = s.getLocalPort();
-      }
-      return ports;
-    } finally {
-      for (ServerSocket s : held) {
-        s.close();
       }
     }
   }
