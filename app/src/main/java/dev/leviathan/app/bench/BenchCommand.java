@@ -93,7 +93,7 @@ public final class BenchCommand implements Callable<Integer> {
   double timeLimit = 600;
 
   @Option(names = "--max-memory", paramLabel = "MB",
-      description = "Resident-memory limit of one configuration's process (default: 80% of physical memory).")
+      description = "Resident-memory limit of one configuration's process (default: 80%% of physical memory).")
   Long maxMemoryMb;
 
   @Option(names = "--heap", paramLabel = "MB",
