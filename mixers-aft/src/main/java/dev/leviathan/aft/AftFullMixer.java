@@ -200,13 +200,12 @@ public final class AftFullMixer implements TokenMixerProvider {
           tf.constant(new int[] {0, 0, h, 0, 0}), leftHalf);
       Operand<TFloat32> blockMax = tf.stopGradient(tf.max(keys, tf.constant(2), Max.keepDims(true))); // [B, n, 1, C, 1]
       Operand<TFloat32> g = tf.math.mul(tf.math.exp(tf.math.sub(keys, blockMax)), vals); // [B, n, h, C, 2]
-      Operand<TFloat32> columns = tf.reshape(
-          tf.linalg.transpose(g, tf.constant(new int[] {1, 2, 0, 3, 4})), tf.stack(List.of(n, tf.constant(h), minusOne)));
-      Operand<TFloat32> e = tf.slice(blocks.get(l), tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(n, minusOne, minusOne)));
-      Operand<TFloat32> mixed = tf.linalg.transpose(
-          tf.reshape(tf.train.batchMatMul(e, columns, TFloat32.class),
-              tf.stack(List.of(n, tf.constant(h), minusOne, tf.constant(c), tf.constant(2)))),
-          tf.constant(new int[] {2, 0, 1, 3, 4})); // [B, n, h, C, 2]
+      // one [h, h] block per n, broadcast over the batch: [1, n, h, h] x [B, n, h, 2C] (no transposes)
+      Operand<TFloat32> e = tf.expandDims(
+          tf.slice(blocks.get(l), tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(n, minusOne, minusOne))), tf.constant(0));
+      Operand<TFloat32> columns = tf.reshape(g, tf.stack(List.of(minusOne, n, tf.constant(h), tf.constant(2 * c))));
+      Operand<TFloat32> mixed = tf.reshape(tf.train.batchMatMul(e, columns, TFloat32.class),
+          tf.stack(List.of(minusOne, n, tf.constant(h), tf.constant(c), tf.constant(2)))); // [B, n, h, C, 2]
       Operand<TFloat32> right = tf.math.mul(mixed, tf.math.exp(tf.math.sub(blockMax, rowMax)));
       Operand<TFloat32> rows = tf.reshape(tf.concat(List.of(tf.zerosLike(right), right), tf.constant(2)),
           tf.stack(List.of(minusOne, padded, tf.constant(c), tf.constant(2))));
