@@ -67,14 +67,13 @@ public final class AftSimpleMixer implements TokenMixerProvider {
       Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), c, 1);
-        AftOps.Chunked chunked = AftOps.chunked(tf, k, AftOps.splitLast(tf, qkv.get(2), c, 1), layer.context());
-        Operand<TFloat32> sums = chunked.flat(tf, chunked.sums());
-        Operand<TFloat32> y = readout(qkv.get(0), sums);
+        AftOps.Prefix prefix = AftOps.prefixScan(tf, k, AftOps.splitLast(tf, qkv.get(2), c, 1), layer.context());
+        Operand<TFloat32> y = readout(qkv.get(0), prefix.sums());
         if (!withState) {
           return new Step(y, List.of());
         }
-        Operand<TInt32> t = chunked.t();
-        return new Step(y, List.of(AftOps.last(tf, sums, t), AftOps.last(tf, chunked.flat(tf, chunked.m()), t)));
+        Operand<TInt32> t = Layers.dim(tf, x, 1);
+        return new Step(y, List.of(AftOps.last(tf, prefix.sums(), t), AftOps.last(tf, prefix.m(), t)));
       }
 
       @Override
