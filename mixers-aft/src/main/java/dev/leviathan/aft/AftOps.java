@@ -187,27 +187,30 @@ final class AftOps {
     return new Chunked(kc, vc, m, sums, t);
   }
 
-  /** Prefix sums {@code [B, T, K, D + 1]} and the running maximum {@code [B, T, K, 1]}, both by time. */
+  /** Prefix sums {@code [B, T, R + 1, N]} and the running maximum {@code [B, T, 1, N]}, by time. */
   record Prefix(Operand<TFloat32> sums, Operand<TFloat32> m) {}
 
   /**
-   * The prefix sums {@code S_t = sum_{u <= t} exp(k_u - m_t) [v_u, 1]} of keys {@code [B, T, K, 1]} and
-   * values {@code [B, T, K, D]} as the linear recurrence
+   * The prefix sums {@code S_t = sum_{u <= t} exp(k_u - m_t) [v_u; 1]} of keys {@code [B, T, 1, N]}
+   * and values {@code [B, T, R, N]} (channels last, so every broadcast runs along whole rows of N) as
+   * the linear recurrence
    *
    * <pre>
-   *   S_t = a_t S_{t-1} + exp(k_t - m_t) [v_t, 1],   a_t = exp(m_{t-1} - m_t) <= 1   (detached)
+   *   S_t = a_t S_{t-1} + exp(k_t - m_t) [v_t; 1],   a_t = exp(m_{t-1} - m_t) <= 1   (detached)
    * </pre>
    *
    * solved by a Hillis-Steele scan over time: at level i ({@code d = 2^i}),
    * {@code S_t += A_t S_{t-d}} and {@code A_t *= A_{t-d}}, where {@code A_t} is the product of the
    * {@code a} over the {@code 2^i} positions ending at t. {@code log2(context)} levels of element-wise
-   * ops over {@code [B, T, K, D + 1]}, no per-chunk products: O(T C log T) time, O(T C) memory per
-   * level. Every factor is {@code <= 1} and only positions {@code <= t} reach {@code S_t}.
+   * ops, no per-chunk products: O(T N log T) time, O(T N) memory per level. Every factor is
+   * {@code <= 1} and only positions {@code <= t} reach {@code S_t}. The sums are
+   * {@code [B, T, R + 1, N]}, the denominator last.
    */
   static Prefix prefixScan(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int context) {
     Operand<TFloat32> m = runningMax(tf, k, context);
     Operand<TFloat32> a = tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, 1, NEG), m)));
-    Operand<TFloat32> sums = terms(tf, k, m, v);
+    Operand<TFloat32> e = tf.math.exp(tf.math.sub(k, m));
+    Operand<TFloat32> sums = tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(2));
     int levels = levels(context);
     for (int i = 0; i < levels; i++) {
       sums = tf.math.add(sums, tf.math.mul(a, delay(tf, sums, 1 << i, 0f)));

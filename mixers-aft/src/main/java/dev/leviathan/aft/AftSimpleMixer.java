@@ -66,14 +66,21 @@ public final class AftSimpleMixer implements TokenMixerProvider {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-        Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), c, 1);
-        AftOps.Prefix prefix = AftOps.prefixScan(tf, k, AftOps.splitLast(tf, qkv.get(2), c, 1), layer.context());
-        Operand<TFloat32> y = readout(qkv.get(0), prefix.sums());
+        AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
+            AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]
+        var parts = tf.splitV(prefix.sums(), tf.constant(new int[] {1, 1}), tf.constant(2), 2L);
+        Operand<TFloat32> ratio = tf.reshape(tf.math.div(parts.output().get(0), parts.output().get(1)),
+            Layers.withLastDim(tf, qkv.get(0), c));
+        Operand<TFloat32> y = AftOps.readout(tf, qkv.get(0), ratio, wo);
         if (!withState) {
           return new Step(y, List.of());
         }
+        // the state of step(): sums [B, C, 2] and running maximum [B, C, 1]
         Operand<TInt32> t = Layers.dim(tf, x, 1);
-        return new Step(y, List.of(AftOps.last(tf, prefix.sums(), t), AftOps.last(tf, prefix.m(), t)));
+        Operand<TFloat32> sums = tf.linalg.transpose(AftOps.last(tf, prefix.sums(), t), tf.constant(new int[] {0, 2, 1}));
+        Operand<TFloat32> m = AftOps.splitLast(tf, tf.squeeze(AftOps.last(tf, prefix.m(), t),
+            org.tensorflow.op.core.Squeeze.axis(List.of(1L))), c, 1);
+        return new Step(y, List.of(sums, m));
       }
 
       @Override
