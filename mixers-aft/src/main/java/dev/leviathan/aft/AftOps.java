@@ -388,6 +388,12 @@ final class AftOps {
     return tf.math.div(parts.output().get(0), parts.output().get(1));
   }
 
+  /** Sums {@code [..., 2, C]} (numerator row, denominator row) as {@code num / den}, {@code [..., 1, C]}. */
+  static Operand<TFloat32> rowRatio(Ops tf, Operand<TFloat32> sums) {
+    var parts = tf.splitV(sums, tf.constant(new int[] {1, 1}), tf.constant(-2), 2L);
+    return tf.math.div(parts.output().get(0), parts.output().get(1));
+  }
+
   /** The gated read-out {@code (sigmoid(q) ⊙ ratio) W_o}. */
   static Operand<TFloat32> readout(Ops tf, Operand<TFloat32> q, Operand<TFloat32> ratio, Operand<TFloat32> wo) {
     return Layers.linear(tf, tf.math.mul(tf.math.sigmoid(q), ratio), wo, null);

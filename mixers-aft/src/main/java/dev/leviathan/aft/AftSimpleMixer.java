@@ -68,9 +68,7 @@ public final class AftSimpleMixer implements TokenMixerProvider {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
             AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]
-        var parts = tf.splitV(prefix.sums(), tf.constant(new int[] {1, 1}), tf.constant(2), 2L);
-        Operand<TFloat32> ratio = tf.reshape(tf.math.div(parts.output().get(0), parts.output().get(1)),
-            Layers.withLastDim(tf, qkv.get(0), c));
+        Operand<TFloat32> ratio = tf.reshape(AftOps.rowRatio(tf, prefix.sums()), Layers.withLastDim(tf, qkv.get(0), c));
         Operand<TFloat32> y = AftOps.readout(tf, qkv.get(0), ratio, wo);
         if (!withState) {
           return new Step(y, List.of());
