@@ -53,11 +53,36 @@ import org.tensorflow.types.TInt32;
  * rows against the chunks covering its window ({@link AftOps#windowSums}). Cost O(T C (s + log T))
  * time and O(T s C) memory (no {@code T x T} matrix).
  *
+ * <p>Up to a context of {@link #DENSE_MAX_CONTEXT} the parallel pass (training, evaluation) takes the
+ * dense form instead: {@code w'} as a lower-triangular {@code Tmax x Tmax} matrix (band entries, 0
+ * further back) mixed by {@link DyadicMix}, the same sums in O(T^2 C) time, whose few large batched
+ * products are cheaper than the chunked band at short contexts; past it, and for generation's prefill
+ * (whose state is the window's), the banded form above. Both are exact in the same causal scale and
+ * tested to agree.
+ *
  * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
  * before them and the running maximum (constant size, {@code O(s C)} per sequence); the bias rows
  * exist for {@code Tmax} positions, so {@link RecurrentTokenMixer#positionLimit()} is the context.
  */
 public final class AftLocalMixer implements TokenMixerProvider {
+  /** Largest context at which the parallel pass takes the dense form (measured crossover, docs/results.md). */
+  static final int DENSE_MAX_CONTEXT = 256;
+
+  /** Which form the parallel pass takes. */
+  enum Form { AUTO, DENSE, BANDED }
+
+  private final Form form;
+
+  /** The provider found by the registry: the form is chosen by the context. */
+  public AftLocalMixer() {
+    this(Form.AUTO);
+  }
+
+  /** A provider whose parallel pass always takes {@code form} (tests compare the forms). */
+  AftLocalMixer(Form form) {
+    this.form = form;
+  }
+
   @Override
   public String name() {
     return "aft-local";
@@ -134,9 +159,21 @@ public final class AftLocalMixer implements TokenMixerProvider {
     Operand<TFloat32> nearRows = tf.reshape(tf.pad(logBand, tf.constant(new int[][] {{0, padRows}, {0, 0}}), tf.constant(0f)),
         tf.constant(new int[] {tmax + padRows, s, 1}));
 
+    boolean dense = form == Form.DENSE || (form == Form.AUTO && tmax <= DENSE_MAX_CONTEXT);
+    DyadicMix mix = dense ? new DyadicMix(tf, denseWeights(tf, band, tmax, s), tmax) : null;
+
     return new AftOps.ParallelAndStep() {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
+        if (mix != null && !withState) {
+          List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
+          Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), 1, c); // [B, T, 1, C]
+          Operand<TFloat32> v = AftOps.splitLast(tf, qkv.get(2), 1, c);
+          Operand<TFloat32> values = tf.concat(List.of(v, tf.fill(tf.shape(v), tf.constant(1f))), tf.constant(2));
+          Operand<TFloat32> ratio = tf.reshape(AftOps.rowRatio(tf, mix.sums(k, values, tmax).sums()),
+              Layers.withLastDim(tf, qkv.get(0), c));
+          return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of());
+        }
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         AftOps.Sums sums = AftOps.windowSums(tf, AftOps.splitLast(tf, qkv.get(1), c, 1),
@@ -170,5 +207,31 @@ public final class AftLocalMixer implements TokenMixerProvider {
         return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1), Layers.withLastDim(tf, q, c)), wo);
       }
     };
+  }
+
+  /**
+   * {@code E[t, u] = exp(w'[t, u] - r_t)} as a {@code [Tmax, Tmax]} matrix: {@code band[t, t - u]} inside
+   * the window, 0 further back, masked (-1e9 before {@code exp}, so exact zeros with zero gradient)
+   * above the diagonal; {@code r_t} the detached maximum of row t.
+   */
+  static Operand<TFloat32> denseWeights(Ops tf, Operand<TFloat32> band, int tmax, int s) {
+    int[][] index = new int[tmax][tmax];
+    float[][] inWindow = new float[tmax][tmax];
+    float[][] offset = new float[tmax][tmax];
+    for (int t = 0; t < tmax; t++) {
+      for (int u = 0; u < tmax; u++) {
+        int d = t - u;
+        if (d >= 0 && d < s) {
+          index[t][u] = t * s + d;
+          inWindow[t][u] = 1f;
+        } else if (d < 0) {
+          offset[t][u] = -1e9f;
+        }
+      }
+    }
+    Operand<TFloat32> gathered = tf.gather(tf.reshape(band, tf.constant(new int[] {-1})), tf.constant(index), tf.constant(0));
+    Operand<TFloat32> logE = tf.math.add(tf.math.mul(gathered, tf.constant(inWindow)), tf.constant(offset));
+    Operand<TFloat32> rowMax = tf.stopGradient(tf.max(logE, tf.constant(1), Max.keepDims(true)));
+    return tf.math.exp(tf.math.sub(logE, rowMax));
   }
 }

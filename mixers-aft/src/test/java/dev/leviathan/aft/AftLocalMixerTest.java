@@ -17,7 +17,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class AftLocalMixerTest {
-  private final AftLocalMixer provider = new AftLocalMixer();
+  private final AftLocalMixer provider = new AftLocalMixer(form());
+
+  /** The registry's choice: at these contexts the parallel pass takes the dense form. */
+  AftLocalMixer.Form form() {
+    return AftLocalMixer.Form.AUTO;
+  }
 
   /** The spec's w' of a harness: w[t, u] inside the window (t - u < s), 0 outside. */
   private static AftTesting.Bias bias(MixerHarness h, int window) {
