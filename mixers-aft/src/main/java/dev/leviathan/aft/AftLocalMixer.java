@@ -65,8 +65,8 @@ import org.tensorflow.types.TInt32;
  * exist for {@code Tmax} positions, so {@link RecurrentTokenMixer#positionLimit()} is the context.
  */
 public final class AftLocalMixer implements TokenMixerProvider {
-  /** Largest context at which the parallel pass takes the dense form (measured crossover, docs/results.md). */
-  static final int DENSE_MAX_CONTEXT = 256;
+  /** Largest context at which the parallel pass takes the dense form (crossover measured in docs/results.md). */
+  static final int DENSE_MAX_CONTEXT = 512;
 
   /** Which form the parallel pass takes. */
   enum Form { AUTO, DENSE, BANDED }
