@@ -69,54 +69,60 @@ final class DyadicMix {
     }
   }
 
-  /** The sums {@code [B, T, R, C]} of keys {@code [B, T, 1, C]} and values {@code [B, T, R, C]}; also returns m. */
+  /** The sums {@code [B, T, R, C]} of keys {@code [B, T, 1, C]} and values {@code [B, T, R, C]}, and m. */
   AftOps.Prefix sums(Operand<TFloat32> k, Operand<TFloat32> values, int context) {
     Operand<TInt32> t = Layers.dim(tf, k, 1);
     Operand<TFloat32> m = AftOps.runningMax(tf, k, context);
     Operand<TFloat32> own = tf.reshape(tf.slice(diagonal, tf.constant(new int[] {0}), tf.reshape(t, tf.constant(new int[] {1}))),
         tf.constant(new int[] {1, -1, 1, 1}));
     Operand<TFloat32> sums = tf.math.mul(tf.math.mul(own, tf.math.exp(tf.math.sub(k, m))), values);
-    for (int l = 0; l < blocks.size(); l++) {
-      sums = tf.math.add(sums, level(l, k, m, values, t));
+    if (blocks.isEmpty()) {
+      return new AftOps.Prefix(sums, m);
     }
-    return new AftOps.Prefix(sums, m);
+    // every level works on time padded once to Tpow (static): keys -max (no weight), values 0, row
+    // maxima +max (rows discarded, scale 0); the rectangles are summed padded and cut back once
+    int tpow = 2 * (int) blocks.get(blocks.size() - 1).shape().size(1);
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TInt32> paddings = tf.reshape(
+        tf.stack(List.of(zero, zero, zero, tf.math.sub(tf.constant(tpow), t), zero, zero, zero, zero)), tf.constant(new int[] {4, 2}));
+    Operand<TFloat32> keys = tf.pad(k, paddings, tf.constant(AftOps.NEG));
+    Operand<TFloat32> vals = tf.pad(values, paddings, tf.constant(0f));
+    Operand<TFloat32> rowMax = tf.pad(m, paddings, tf.constant(Float.MAX_VALUE));
+    Operand<TFloat32> rectangles = null;
+    for (int l = 0; l < blocks.size(); l++) {
+      Operand<TFloat32> level = level(l, tpow, keys, rowMax, vals);
+      rectangles = rectangles == null ? level : tf.math.add(rectangles, level);
+    }
+    return new AftOps.Prefix(tf.math.add(sums, AftOps.window(tf, rectangles, 0, t)), m);
   }
 
   /**
-   * The rectangles of level l: rows in the right half of each block of 2^(l+1) positions, columns
-   * in its left half, in the scale {@code exp(-m_t)} of each row; zero on the other rows.
+   * The rectangles of level l over time padded to {@code tpow}: rows in the right half of each block of
+   * 2^(l+1) positions, columns in its left half, in the scale {@code exp(-m_t)} of each row; zero on
+   * the other rows. {@code [B, tpow, R, C]}.
    */
-  private Operand<TFloat32> level(int l, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> values, Operand<TInt32> t) {
+  private Operand<TFloat32> level(int l, int tpow, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> values) {
     int h = 1 << l;
-    Operand<TInt32> span = tf.constant(2 * h);
-    Operand<TInt32> n = tf.math.floorDiv(tf.math.add(t, tf.constant(2 * h - 1)), span);
-    Operand<TInt32> padded = tf.math.mul(n, span);
-    Operand<TInt32> zero = tf.constant(0);
-    Operand<TInt32> paddings = tf.reshape(
-        tf.stack(List.of(zero, zero, zero, tf.math.sub(padded, t), zero, zero, zero, zero)), tf.constant(new int[] {4, 2}));
+    int n = tpow / (2 * h);
     Operand<TInt32> minusOne = tf.constant(-1);
     Operand<TInt32> rows = Layers.dim(tf, values, 2);
     Operand<TInt32> channels = Layers.dim(tf, values, 3);
-    Operand<TInt32> grid1 = tf.stack(List.of(minusOne, n, span, tf.constant(1), channels));
-    Operand<TInt32> gridR = tf.stack(List.of(minusOne, n, span, rows, channels));
+    Operand<TInt32> grid1 = tf.stack(List.of(minusOne, tf.constant(n), tf.constant(2 * h), tf.constant(1), channels));
+    Operand<TInt32> gridR = tf.stack(List.of(minusOne, tf.constant(n), tf.constant(2 * h), rows, channels));
     Operand<TInt32> leftHalf = tf.constant(new int[] {-1, -1, h, -1, -1});
     Operand<TInt32> origin = tf.constant(new int[] {0, 0, 0, 0, 0});
-    // padding: keys -max (no weight), values 0, row maxima +max (rows discarded, scale 0)
-    Operand<TFloat32> keys = tf.slice(tf.reshape(tf.pad(k, paddings, tf.constant(AftOps.NEG)), grid1), origin, leftHalf);
-    Operand<TFloat32> vals = tf.slice(tf.reshape(tf.pad(values, paddings, tf.constant(0f)), gridR), origin, leftHalf);
-    Operand<TFloat32> rowMax = tf.slice(tf.reshape(tf.pad(m, paddings, tf.constant(Float.MAX_VALUE)), grid1),
-        tf.constant(new int[] {0, 0, h, 0, 0}), leftHalf);
+    Operand<TFloat32> keys = tf.slice(tf.reshape(k, grid1), origin, leftHalf); // [B, n, h, 1, C]
+    Operand<TFloat32> vals = tf.slice(tf.reshape(values, gridR), origin, leftHalf); // [B, n, h, R, C]
+    Operand<TFloat32> rowMax = tf.slice(tf.reshape(m, grid1), tf.constant(new int[] {0, 0, h, 0, 0}), leftHalf);
     Operand<TFloat32> blockMax = tf.stopGradient(tf.max(keys, tf.constant(2), Max.keepDims(true))); // [B, n, 1, 1, C]
     Operand<TFloat32> g = tf.math.mul(tf.math.exp(tf.math.sub(keys, blockMax)), vals); // [B, n, h, R, C]
     // one [h, h] block per n, broadcast over the batch: [1, n, h, h] x [B, n, h, R C]
-    Operand<TFloat32> e = tf.expandDims(
-        tf.slice(blocks.get(l), tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(n, minusOne, minusOne))), tf.constant(0));
-    Operand<TFloat32> columns = tf.reshape(g, tf.stack(List.of(minusOne, n, tf.constant(h), tf.math.mul(rows, channels))));
+    Operand<TFloat32> e = tf.expandDims(blocks.get(l), tf.constant(0));
+    Operand<TFloat32> columns = tf.reshape(g, tf.stack(List.of(minusOne, tf.constant(n), tf.constant(h), tf.math.mul(rows, channels))));
     Operand<TFloat32> mixed = tf.reshape(tf.train.batchMatMul(e, columns, TFloat32.class),
-        tf.stack(List.of(minusOne, n, tf.constant(h), rows, channels))); // [B, n, h, R, C]
+        tf.stack(List.of(minusOne, tf.constant(n), tf.constant(h), rows, channels))); // [B, n, h, R, C]
     Operand<TFloat32> right = tf.math.mul(mixed, tf.math.exp(tf.math.sub(blockMax, rowMax)));
-    Operand<TFloat32> all = tf.reshape(tf.concat(List.of(tf.zerosLike(right), right), tf.constant(2)),
-        tf.stack(List.of(minusOne, padded, rows, channels)));
-    return AftOps.window(tf, all, 0, t);
+    return tf.reshape(tf.concat(List.of(tf.zerosLike(right), right), tf.constant(2)),
+        tf.stack(List.of(minusOne, tf.constant(tpow), rows, channels)));
   }
 }
