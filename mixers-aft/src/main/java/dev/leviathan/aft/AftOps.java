@@ -28,11 +28,14 @@ import org.tensorflow.types.TInt32;
  * precision anyway.
  *
  * <p>The prefix sums in the scale of each row, {@code S_t = sum_{u <= t} exp(k_u - m_t) x_u}, are
- * computed by chunks of {@link #CHUNK} positions (see {@link #chunked}): a masked pair-wise product
- * inside each chunk and a {@code log2}-step scan over the chunks for what comes before, in
- * {@code O(T C (c + log(T / c)))} time; every op is a Pad, Slice, Reshape, element-wise op or a
- * reduction, whose gradients are cheap. aft-full's running maximum alone is a Hillis-Steele scan
- * ({@code m = max(m, m delayed by 2^i)}), forward only.
+ * computed either as a Hillis-Steele scan of their linear recurrence over time ({@link #prefixScan},
+ * aft-simple; channels last), or by chunks of {@link #CHUNK} positions ({@link #chunked}, under the
+ * band of aft-local and aft-conv): a masked pair-wise product inside each chunk and a {@code log2}-step
+ * scan over the chunks for what comes before, in {@code O(T C (c + log(T / c)))} time. Every op is a
+ * Pad, Slice, Reshape, element-wise op, reduction or small product, whose gradients are cheap. The
+ * running maximum alone is a Hillis-Steele scan ({@code m = max(m, m delayed by 2^i)}), forward only.
+ * Sums with a position weight over every earlier position (aft-full, and aft-local up to a context of
+ * {@link AftLocalMixer#DENSE_MAX_CONTEXT}) are {@link DyadicMix}'s.
  *
  * <p>Shapes: keys {@code k} are {@code [B, T, K, 1]} (K keys, one per channel or per head) and values
  * {@code v} are {@code [B, T, K, D]} (the D channels sharing a key); the sums carry numerator and
