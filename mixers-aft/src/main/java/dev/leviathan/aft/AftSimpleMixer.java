@@ -26,7 +26,8 @@ import org.tensorflow.types.TInt32;
  * The output projection {@code W_o} (like attention's) is this project's choice; the paper's equation
  * ends at {@code y}. Numerator and denominator are computed as {@code sum_{t' <= t} exp(k_t' - m_t) ...}
  * with the causal running maximum {@code m_t = max_{t' <= t} k_t'} (see {@link AftOps}), by a
- * chunked scan ({@link AftOps#chunked}): O(T C log T) time, any finite keys. Generation carries the two
+ * Hillis-Steele scan of their recurrence ({@link AftOps#prefixScan}, channels last): O(T C log T) time,
+ * any finite keys. Generation carries the two
  * sums and {@code m} per channel ({@code [B, C, 2]} and {@code [B, C, 1]}, constant size):
  * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t, 1]}.
  */
