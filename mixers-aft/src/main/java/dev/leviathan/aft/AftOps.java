@@ -260,27 +260,33 @@ final class AftOps {
     Operand<TInt32> rowAxis = tf.constant(3);
     Operand<TFloat32> kw = asRow(tf, r == 0 ? ch.k() : tf.concat(keyCols, rowAxis)); // [B, n, K, 1, cols]
     Operand<TFloat32> vw = r == 0 ? ch.v() : tf.concat(valueCols, rowAxis); // [B, n, K, cols, D + 1]
-    // near[t, d] at (row i, column j) of each chunk, d = r c + i - j: [1, n or 1, Kn, c, cols]
-    float[][][][][] select = new float[1][CHUNK][cols][s][1];
-    for (int i = 0; i < CHUNK; i++) {
-      for (int j = 0; j < cols; j++) {
-        int d = r * CHUNK + i - j;
-        if (d >= 0 && d < s) {
-          select[0][i][j][d][0] = 1f;
+    // near[t, d] at (row i, column j) of chunk q, d = r c + i - j, gathered: [n or 1, Kn, c, cols]
+    int nearKeys = (int) near.shape().size(2);
+    boolean everyRow = near.shape().size(0) == 1;
+    int chunks = everyRow ? 1 : (int) near.shape().size(0) / CHUNK;
+    int[][][] index = new int[chunks][CHUNK][cols];
+    float[][] inBand = new float[CHUNK][cols];
+    for (int q = 0; q < chunks; q++) {
+      for (int i = 0; i < CHUNK; i++) {
+        for (int j = 0; j < cols; j++) {
+          int d = r * CHUNK + i - j;
+          if (d >= 0 && d < s) {
+            index[q][i][j] = (everyRow ? 0 : (q * CHUNK + i) * s) + d;
+            inBand[i][j] = 1f;
+          }
         }
       }
     }
-    int nearKeys = (int) near.shape().size(2);
-    Operand<TFloat32> nearRows;
-    if (near.shape().size(0) == 1) {
-      nearRows = tf.reshape(near, tf.constant(new int[] {1, 1, 1, s, nearKeys}));
-    } else {
-      Operand<TInt32> rows = tf.math.mul(Layers.dim(tf, ch.k(), 1), tf.constant(CHUNK));
-      nearRows = tf.reshape(tf.slice(near, tf.constant(new int[] {0, 0, 0}), tf.stack(List.of(rows, tf.constant(-1), tf.constant(-1)))),
-          tf.constant(new int[] {-1, CHUNK, 1, s, nearKeys}));
+    Operand<TFloat32> nearFlat = tf.reshape(near, tf.constant(new int[] {-1, nearKeys})); // [Tn s, Kn]
+    Operand<TInt32> indices = tf.constant(index);
+    if (!everyRow) {
+      indices = tf.slice(indices, tf.constant(new int[] {0, 0, 0}),
+          tf.stack(List.of(Layers.dim(tf, ch.k(), 1), tf.constant(-1), tf.constant(-1))));
     }
-    Operand<TFloat32> bias = tf.math.add(tf.linalg.transpose(tf.sum(tf.math.mul(nearRows, tf.constant(select)), tf.constant(3)),
-        tf.constant(new int[] {0, 3, 1, 2})), bandMask(tf, CHUNK, cols, r * CHUNK, s)); // [n or 1, Kn, c, cols]
+    Operand<TFloat32> gathered = tf.gather(nearFlat, indices, tf.constant(0)); // [n or 1, c, cols, Kn]
+    Operand<TFloat32> bias = tf.math.add(
+        tf.math.mul(tf.linalg.transpose(gathered, tf.constant(new int[] {0, 3, 1, 2})), tf.constant(inBand)),
+        bandMask(tf, CHUNK, cols, r * CHUNK, s)); // [n or 1, Kn, c, cols]
     Operand<TFloat32> logits = tf.math.sub(tf.math.add(kw, tf.expandDims(bias, tf.constant(0))), ch.m()); // [B, n, K, c, cols]
     Operand<TFloat32> window = tf.train.batchMatMul(tf.math.exp(logits), vw, TFloat32.class); // [B, n, K, c, D + 1]
     Operand<TFloat32> sums = tf.math.add(tf.math.mul(tf.math.exp(far), before), ch.flat(tf, window));
