@@ -189,7 +189,7 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     private Operand<TFloat32> scan(
         Operand<TFloat32> logA, Operand<TFloat32> u, int maxLength, int block, int d) {
       if (maxLength <= block) {
-        return blockScan(logA, u);
+        return anyLengthScan(logA, u);
       }
       Operand<TInt32> m = Layers.dim(tf, logA, 0);
       Operand<TInt32> t = Layers.dim(tf, logA, 1);
@@ -203,7 +203,7 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       // Padding: a = 1 (log a = 0) and u = 0 after the last position; sliced off at the end.
       Operand<TFloat32> la = tf.reshape(tf.pad(logA, paddings, tf.constant(0f)), blocked);
       Operand<TFloat32> ub = tf.reshape(tf.pad(u, paddings, tf.constant(0f)), blocked);
-      Operand<TFloat32> local = blockScan(la, ub);
+      Operand<TFloat32> local = blockScan(la, ub, block);
       Operand<TFloat32> cumulative = tf.train.batchMatMul(tf.constant(new float[][][] {lowerOnes(block)}), la, TFloat32.class);
       Operand<TInt32> carriedShape = tf.stack(List.of(m, n, tf.constant(d)));
       Operand<TFloat32> endLog = tf.reshape(last(cumulative, block, d), carriedShape);
@@ -227,30 +227,46 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     }
 
     /**
-     * One block from a zero state: {@code h_t = sum_{s <= t} exp(S[t, s]) u_s} with
-     * {@code S[t, s] = sum_{s < r <= t} logA_r}, for {@code [P, T, d]} inputs ({@code T <= chunk},
-     * dynamic). {@code S} is one product of {@code logA} with the 0/1 matrix
-     * {@code [s < r <= t]} ({@code [T * T, T]}): only the terms of the segment enter each sum.
+     * Blocks of exactly {@code size} positions ({@code [P, size, d]}) from a zero state:
+     * {@code h_t = sum_{s <= t} exp(S[t, s]) u_s} with {@code S[t, s] = sum_{s < r <= t} logA_r}. {@code S}
+     * is one product of {@code logA} with the constant 0/1 matrix {@code [s < r <= t]}
+     * ({@code [size * size, size]}): only the terms of the segment enter each sum.
      */
-    private Operand<TFloat32> blockScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
-      Operand<TInt32> t = Layers.dim(tf, logA, 1);
-      int size = Math.max(chunk, 2);
-      float[][][] segments = new float[size][size][size];
-      for (int i = 0; i < size; i++) {
-        for (int j = 0; j <= i; j++) {
-          for (int r = j + 1; r <= i; r++) {
-            segments[i][j][r] = 1f;
+    private Operand<TFloat32> blockScan(Operand<TFloat32> logA, Operand<TFloat32> u, int size) {
+      float[][] segments = new float[size * size][size];
+      for (int t = 0; t < size; t++) {
+        for (int s = 0; s <= t; s++) {
+          for (int r = s + 1; r <= t; r++) {
+            segments[t * size + s][r] = 1f;
           }
         }
       }
-      Operand<TInt32> origin = tf.constant(new int[] {0, 0, 0});
-      Operand<TFloat32> segmentMatrix = tf.reshape(
-          tf.slice(tf.constant(segments), origin, tf.stack(List.of(t, t, t))),
-          tf.stack(List.of(tf.constant(1), tf.math.mul(t, t), t)));
-      Operand<TFloat32> mask = tf.expandDims(
-          tf.slice(tf.constant(lowerOnes(size)), tf.constant(new int[] {0, 0}), tf.stack(List.of(t, t))), tf.constant(-1));
-      Operand<TFloat32> segment = tf.reshape(tf.train.batchMatMul(segmentMatrix, logA, TFloat32.class),
-          tf.stack(List.of(tf.constant(-1), t, t, tf.constant(width / heads))));
+      Operand<TFloat32> segment = tf.reshape(
+          tf.train.batchMatMul(tf.constant(new float[][][] {segments}), logA, TFloat32.class),
+          tf.constant(new int[] {-1, size, size, width / heads}));
+      Operand<TFloat32> mask = tf.constant(lowerOnes(size));
+      return decayed(segment, tf.expandDims(mask, tf.constant(-1)), u);
+    }
+
+    /**
+     * The same for any length {@code T} (dynamic; the last level of the scan, whose length exceeds the
+     * chunk only for sequences longer than the context): {@code S} as a cumulative sum of {@code logA}
+     * masked to {@code r > s}.
+     */
+    private Operand<TFloat32> anyLengthScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
+      Operand<TInt32> t = Layers.dim(tf, logA, 1);
+      Operand<TFloat32> ones = tf.fill(tf.stack(List.of(t, t)), tf.constant(1f));
+      Operand<TFloat32> lower = tf.linalg.bandPart(ones, tf.constant(-1), tf.constant(0));
+      Operand<TFloat32> strictlyLower = tf.math.sub(lower, tf.linalg.bandPart(ones, tf.constant(0), tf.constant(0)));
+      Operand<TInt32> last = tf.constant(-1);
+      // [P, T(t), 1, d] * [T(t), T(s), 1]: logA_t where t > s, else 0.
+      Operand<TFloat32> masked = tf.math.mul(tf.expandDims(logA, tf.constant(2)), tf.expandDims(strictlyLower, last));
+      Operand<TFloat32> segment = tf.math.cumsum(masked, tf.constant(1));
+      return decayed(segment, tf.expandDims(lower, last), u);
+    }
+
+    /** {@code h_t = sum_s mask[t, s] exp(S[t, s]) u_s} for {@code S [P, T, T, d]}. */
+    private Operand<TFloat32> decayed(Operand<TFloat32> segment, Operand<TFloat32> mask, Operand<TFloat32> u) {
       Operand<TFloat32> decay = tf.math.mul(tf.math.exp(segment), mask);
       return tf.sum(tf.math.mul(decay, tf.expandDims(u, tf.constant(1))), tf.constant(2));
     }
