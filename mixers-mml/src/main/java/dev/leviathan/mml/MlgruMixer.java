@@ -250,8 +250,8 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
 
     /**
      * The same for any length {@code T} (dynamic; the last level of the scan, whose length exceeds the
-     * chunk only for sequences longer than the context): {@code S} as a cumulative sum of {@code logA}
-     * masked to {@code r > s}.
+     * chunk only for sequences longer than the context): {@code S} as the cumulative sum over t of
+     * {@code logA} masked to {@code r > s}, a product with the lower-triangular matrix of ones.
      */
     private Operand<TFloat32> anyLengthScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
       Operand<TInt32> t = Layers.dim(tf, logA, 1);
@@ -261,7 +261,12 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       Operand<TInt32> last = tf.constant(-1);
       // [P, T(t), 1, d] * [T(t), T(s), 1]: logA_t where t > s, else 0.
       Operand<TFloat32> masked = tf.math.mul(tf.expandDims(logA, tf.constant(2)), tf.expandDims(strictlyLower, last));
-      Operand<TFloat32> segment = tf.math.cumsum(masked, tf.constant(1));
+      // the cumulative sum over t as a product with the lower-triangular ones ([1, T, T] x [P, T, T d])
+      Operand<TInt32> d = tf.constant(width / heads);
+      Operand<TFloat32> segment = tf.reshape(
+          tf.train.batchMatMul(tf.expandDims(lower, tf.constant(0)),
+              tf.reshape(masked, tf.stack(List.of(tf.constant(-1), t, tf.math.mul(t, d)))), TFloat32.class),
+          tf.stack(List.of(tf.constant(-1), t, t, d)));
       return decayed(segment, tf.expandDims(lower, last), u);
     }
 
