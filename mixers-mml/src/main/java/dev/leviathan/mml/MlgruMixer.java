@@ -250,24 +250,24 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
 
     /**
      * The same for any length {@code T} (dynamic; the last level of the scan, whose length exceeds the
-     * chunk only for sequences longer than the context): {@code S} as the cumulative sum over t of
-     * {@code logA} masked to {@code r > s}, a product with the lower-triangular matrix of ones.
+     * chunk only for sequences longer than the context), with the 0/1 matrices built from index
+     * comparisons at run time ({@code T^3} entries: {@code [s < r <= t]}).
      */
     private Operand<TFloat32> anyLengthScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
       Operand<TInt32> t = Layers.dim(tf, logA, 1);
-      Operand<TFloat32> ones = tf.fill(tf.stack(List.of(t, t)), tf.constant(1f));
-      Operand<TFloat32> lower = tf.linalg.bandPart(ones, tf.constant(-1), tf.constant(0));
-      Operand<TFloat32> strictlyLower = tf.math.sub(lower, tf.linalg.bandPart(ones, tf.constant(0), tf.constant(0)));
-      Operand<TInt32> last = tf.constant(-1);
-      // [P, T(t), 1, d] * [T(t), T(s), 1]: logA_t where t > s, else 0.
-      Operand<TFloat32> masked = tf.math.mul(tf.expandDims(logA, tf.constant(2)), tf.expandDims(strictlyLower, last));
-      // the cumulative sum over t as a product with the lower-triangular ones ([1, T, T] x [P, T, T d])
+      Operand<TInt32> index = tf.range(tf.constant(0), t, tf.constant(1));
+      Operand<TInt32> rows = tf.reshape(index, tf.constant(new int[] {-1, 1, 1})); // t
+      Operand<TInt32> columns = tf.reshape(index, tf.constant(new int[] {1, -1, 1})); // s
+      Operand<TInt32> terms = tf.reshape(index, tf.constant(new int[] {1, 1, -1})); // r
+      Operand<TFloat32> segments = tf.dtypes.cast(
+          tf.math.logicalAnd(tf.math.lessEqual(terms, rows), tf.math.greater(terms, columns)), TFloat32.class);
       Operand<TInt32> d = tf.constant(width / heads);
       Operand<TFloat32> segment = tf.reshape(
-          tf.train.batchMatMul(tf.expandDims(lower, tf.constant(0)),
-              tf.reshape(masked, tf.stack(List.of(tf.constant(-1), t, tf.math.mul(t, d)))), TFloat32.class),
+          tf.train.batchMatMul(tf.reshape(segments, tf.stack(List.of(tf.constant(1), tf.math.mul(t, t), t))), logA,
+              TFloat32.class),
           tf.stack(List.of(tf.constant(-1), t, t, d)));
-      return decayed(segment, tf.expandDims(lower, last), u);
+      Operand<TFloat32> mask = tf.dtypes.cast(tf.math.lessEqual(columns, rows), TFloat32.class); // [T, T, 1]
+      return decayed(segment, mask, u);
     }
 
     /** {@code h_t = sum_s mask[t, s] exp(S[t, s]) u_s} for {@code S [P, T, T, d]}. */
