@@ -128,11 +128,7 @@ public final class AftFullMixer implements TokenMixerProvider {
     @Override
     public Step prefill(Operand<TFloat32> x) {
       List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-      Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), 1, c); // [B, T, 1, C]
-      Operand<TFloat32> v = AftOps.splitLast(tf, qkv.get(2), 1, c);
-      Operand<TFloat32> values = tf.concat(List.of(v, tf.fill(tf.shape(v), tf.constant(1f))), tf.constant(2)); // [B, T, 2, C]
-      Operand<TFloat32> sums = mix.sums(k, values, tmax).sums();
-      Operand<TFloat32> ratio = tf.reshape(AftOps.rowRatio(tf, sums), Layers.withLastDim(tf, qkv.get(0), c));
+      Operand<TFloat32> ratio = mix.ratio(qkv.get(1), qkv.get(2), tmax);
       return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of(qkv.get(1), qkv.get(2)));
     }
 

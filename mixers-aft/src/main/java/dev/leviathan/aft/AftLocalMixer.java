@@ -167,12 +167,7 @@ public final class AftLocalMixer implements TokenMixerProvider {
       Step run(Operand<TFloat32> x, boolean withState) {
         if (mix != null && !withState) {
           List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-          Operand<TFloat32> k = AftOps.splitLast(tf, qkv.get(1), 1, c); // [B, T, 1, C]
-          Operand<TFloat32> v = AftOps.splitLast(tf, qkv.get(2), 1, c);
-          Operand<TFloat32> values = tf.concat(List.of(v, tf.fill(tf.shape(v), tf.constant(1f))), tf.constant(2));
-          Operand<TFloat32> ratio = tf.reshape(AftOps.rowRatio(tf, mix.sums(k, values, tmax).sums()),
-              Layers.withLastDim(tf, qkv.get(0), c));
-          return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of());
+          return new Step(AftOps.readout(tf, qkv.get(0), mix.ratio(qkv.get(1), qkv.get(2), tmax), wo), List.of());
         }
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);

@@ -4,7 +4,6 @@ import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.spi.RecurrentTokenMixer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.IntFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Squeeze;
@@ -84,10 +83,13 @@ final class AftOps {
     return tf.stopGradient(m);
   }
 
-  /** {@code [exp(k - m) ⊙ v, exp(k - m)]} along the last axis. */
+  /**
+   * {@code [exp(k - m) ⊙ v; exp(k - m)]} stacked along the axis before the channels: keys and maximum
+   * {@code [..., 1, N]}, values {@code [..., R, N]}, terms {@code [..., R + 1, N]}.
+   */
   static Operand<TFloat32> terms(Ops tf, Operand<TFloat32> k, Operand<TFloat32> m, Operand<TFloat32> v) {
     Operand<TFloat32> e = tf.math.exp(tf.math.sub(k, m));
-    return tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(-1));
+    return tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(-2));
   }
 
   /** Positions per chunk of the chunked scan. */
@@ -212,8 +214,7 @@ final class AftOps {
   static Prefix prefixScan(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int context) {
     Operand<TFloat32> m = runningMax(tf, k, context);
     Operand<TFloat32> a = tf.stopGradient(tf.math.exp(tf.math.sub(delay(tf, m, 1, NEG), m)));
-    Operand<TFloat32> e = tf.math.exp(tf.math.sub(k, m));
-    Operand<TFloat32> sums = tf.concat(List.of(tf.math.mul(e, v), e), tf.constant(2));
+    Operand<TFloat32> sums = terms(tf, k, m, v);
     int levels = levels(context);
     for (int i = 0; i < levels; i++) {
       sums = tf.math.add(sums, tf.math.mul(a, delay(tf, sums, 1 << i, 0f)));
@@ -337,9 +338,9 @@ final class AftOps {
   }
 
   /**
-   * One position of the prefix sums of {@link #chunked}: keys {@code [B, K, 1]}, values {@code [B, K, D]} and the state
-   * after the previous position ({@code [B, K, D + 1]} sums in the scale of the running maximum
-   * {@code [B, K, 1]}).
+   * One position of the prefix sums of {@link #prefixScan}: keys {@code [B, 1, N]}, values
+   * {@code [B, R, N]} and the state after the previous position ({@code [B, R + 1, N]} sums in the scale
+   * of the running maximum {@code [B, 1, N]}).
    */
   static Sums prefixStep(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, List<Operand<TFloat32>> state) {
     Operand<TFloat32> m = tf.math.maximum(state.get(1), k);

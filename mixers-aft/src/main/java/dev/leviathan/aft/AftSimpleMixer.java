@@ -28,8 +28,8 @@ import org.tensorflow.types.TInt32;
  * with the causal running maximum {@code m_t = max_{t' <= t} k_t'} (see {@link AftOps}), by a
  * Hillis-Steele scan of their recurrence ({@link AftOps#prefixScan}, channels last): O(T C log T) time,
  * any finite keys. Generation carries the two
- * sums and {@code m} per channel ({@code [B, C, 2]} and {@code [B, C, 1]}, constant size):
- * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t, 1]}.
+ * sums and {@code m} per channel ({@code [B, 2, C]} and {@code [B, 1, C]}, constant size):
+ * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t; 1]}.
  */
 public final class AftSimpleMixer implements TokenMixerProvider {
   @Override
@@ -69,17 +69,12 @@ public final class AftSimpleMixer implements TokenMixerProvider {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
             AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]
-        Operand<TFloat32> ratio = tf.reshape(AftOps.rowRatio(tf, prefix.sums()), Layers.withLastDim(tf, qkv.get(0), c));
-        Operand<TFloat32> y = AftOps.readout(tf, qkv.get(0), ratio, wo);
+        Operand<TFloat32> y = readout(qkv.get(0), prefix.sums());
         if (!withState) {
           return new Step(y, List.of());
         }
-        // the state of step(): sums [B, C, 2] and running maximum [B, C, 1]
         Operand<TInt32> t = Layers.dim(tf, x, 1);
-        Operand<TFloat32> sums = tf.linalg.transpose(AftOps.last(tf, prefix.sums(), t), tf.constant(new int[] {0, 2, 1}));
-        Operand<TFloat32> m = AftOps.splitLast(tf, tf.squeeze(AftOps.last(tf, prefix.m(), t),
-            org.tensorflow.op.core.Squeeze.axis(List.of(1L))), c, 1);
-        return new Step(y, List.of(sums, m));
+        return new Step(y, List.of(AftOps.last(tf, prefix.sums(), t), AftOps.last(tf, prefix.m(), t)));
       }
 
       @Override
@@ -89,12 +84,13 @@ public final class AftSimpleMixer implements TokenMixerProvider {
         }
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, xt, wqkv, c, c, c);
         AftOps.Sums next = AftOps.prefixStep(
-            tf, AftOps.splitLast(tf, qkv.get(1), c, 1), AftOps.splitLast(tf, qkv.get(2), c, 1), state);
+            tf, AftOps.splitLast(tf, qkv.get(1), 1, c), AftOps.splitLast(tf, qkv.get(2), 1, c), state);
         return new Step(readout(qkv.get(0), next.sums()), next.state());
       }
 
+      /** Sums {@code [..., 2, C]} (numerator row, denominator row) read out through q and W_o. */
       private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
-        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1), Layers.withLastDim(tf, q, c)), wo);
+        return AftOps.readout(tf, q, tf.reshape(AftOps.rowRatio(tf, sums), Layers.withLastDim(tf, q, c)), wo);
       }
     };
   }

@@ -69,15 +69,27 @@ final class DyadicMix {
     }
   }
 
-  /** The sums {@code [B, T, R, C]} of keys {@code [B, T, 1, C]} and values {@code [B, T, R, C]}, and m. */
-  AftOps.Prefix sums(Operand<TFloat32> k, Operand<TFloat32> values, int context) {
+  /**
+   * The AFT ratio {@code S_t[num] / S_t[den]} of keys and values {@code [B, T, C]} (T up to
+   * {@code context}), {@code [B, T, C]}.
+   */
+  Operand<TFloat32> ratio(Operand<TFloat32> keys, Operand<TFloat32> values, int context) {
+    int c = (int) keys.shape().size(-1);
+    Operand<TFloat32> v = AftOps.splitLast(tf, values, 1, c);
+    Operand<TFloat32> sums = sums(AftOps.splitLast(tf, keys, 1, c),
+        tf.concat(List.of(v, tf.fill(tf.shape(v), tf.constant(1f))), tf.constant(2)), context); // [B, T, 2, C]
+    return tf.reshape(AftOps.rowRatio(tf, sums), Layers.withLastDim(tf, keys, c));
+  }
+
+  /** The sums {@code [B, T, R, C]} of keys {@code [B, T, 1, C]} and values {@code [B, T, R, C]}. */
+  private Operand<TFloat32> sums(Operand<TFloat32> k, Operand<TFloat32> values, int context) {
     Operand<TInt32> t = Layers.dim(tf, k, 1);
     Operand<TFloat32> m = AftOps.runningMax(tf, k, context);
     Operand<TFloat32> own = tf.reshape(tf.slice(diagonal, tf.constant(new int[] {0}), tf.reshape(t, tf.constant(new int[] {1}))),
         tf.constant(new int[] {1, -1, 1, 1}));
     Operand<TFloat32> sums = tf.math.mul(tf.math.mul(own, tf.math.exp(tf.math.sub(k, m))), values);
     if (blocks.isEmpty()) {
-      return new AftOps.Prefix(sums, m);
+      return sums;
     }
     // every level works on time padded once to Tpow (static): keys -max (no weight), values 0, row
     // maxima +max (rows discarded, scale 0); the rectangles are summed padded and cut back once
@@ -93,7 +105,7 @@ final class DyadicMix {
       Operand<TFloat32> level = level(l, tpow, keys, rowMax, vals);
       rectangles = rectangles == null ? level : tf.math.add(rectangles, level);
     }
-    return new AftOps.Prefix(tf.math.add(sums, AftOps.window(tf, rectangles, 0, t)), m);
+    return tf.math.add(sums, AftOps.window(tf, rectangles, 0, t));
   }
 
   /**
