@@ -189,7 +189,7 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     private Operand<TFloat32> scan(
         Operand<TFloat32> logA, Operand<TFloat32> u, int maxLength, int block, int d) {
       if (maxLength <= block) {
-        return anyLengthScan(logA, u);
+        return blockScan(logA, u);
       }
       Operand<TInt32> m = Layers.dim(tf, logA, 0);
       Operand<TInt32> t = Layers.dim(tf, logA, 1);
@@ -203,7 +203,7 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       // Padding: a = 1 (log a = 0) and u = 0 after the last position; sliced off at the end.
       Operand<TFloat32> la = tf.reshape(tf.pad(logA, paddings, tf.constant(0f)), blocked);
       Operand<TFloat32> ub = tf.reshape(tf.pad(u, paddings, tf.constant(0f)), blocked);
-      Operand<TFloat32> local = blockScan(la, ub, block);
+      Operand<TFloat32> local = blockScan(la, ub);
       Operand<TFloat32> cumulative = tf.train.batchMatMul(tf.constant(new float[][][] {lowerOnes(block)}), la, TFloat32.class);
       Operand<TInt32> carriedShape = tf.stack(List.of(m, n, tf.constant(d)));
       Operand<TFloat32> endLog = tf.reshape(last(cumulative, block, d), carriedShape);
@@ -227,33 +227,13 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     }
 
     /**
-     * Blocks of exactly {@code size} positions ({@code [P, size, d]}) from a zero state:
-     * {@code h_t = sum_{s <= t} exp(S[t, s]) u_s} with {@code S[t, s] = sum_{s < r <= t} logA_r}. {@code S}
-     * is one product of {@code logA} with the constant 0/1 matrix {@code [s < r <= t]}
-     * ({@code [size * size, size]}): only the terms of the segment enter each sum.
+     * Blocks of {@code T} positions ({@code [P, T, d]}, T dynamic: a chunk, or at the last level of the
+     * scan as many as are left, more than a chunk only for sequences longer than the context) from a
+     * zero state: {@code h_t = sum_{s <= t} exp(S[t, s]) u_s} with {@code S[t, s] = sum_{s < r <= t} logA_r}.
+     * {@code S} is one product of {@code logA} with the 0/1 matrix {@code [s < r <= t]}
+     * ({@code [T * T, T]}, built from index comparisons): only the terms of the segment enter each sum.
      */
-    private Operand<TFloat32> blockScan(Operand<TFloat32> logA, Operand<TFloat32> u, int size) {
-      float[][] segments = new float[size * size][size];
-      for (int t = 0; t < size; t++) {
-        for (int s = 0; s <= t; s++) {
-          for (int r = s + 1; r <= t; r++) {
-            segments[t * size + s][r] = 1f;
-          }
-        }
-      }
-      Operand<TFloat32> segment = tf.reshape(
-          tf.train.batchMatMul(tf.constant(new float[][][] {segments}), logA, TFloat32.class),
-          tf.constant(new int[] {-1, size, size, width / heads}));
-      Operand<TFloat32> mask = tf.constant(lowerOnes(size));
-      return decayed(segment, tf.expandDims(mask, tf.constant(-1)), u);
-    }
-
-    /**
-     * The same for any length {@code T} (dynamic; the last level of the scan, whose length exceeds the
-     * chunk only for sequences longer than the context), with the 0/1 matrices built from index
-     * comparisons at run time ({@code T^3} entries: {@code [s < r <= t]}).
-     */
-    private Operand<TFloat32> anyLengthScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
+    private Operand<TFloat32> blockScan(Operand<TFloat32> logA, Operand<TFloat32> u) {
       Operand<TInt32> t = Layers.dim(tf, logA, 1);
       Operand<TInt32> index = tf.range(tf.constant(0), t, tf.constant(1));
       Operand<TInt32> rows = tf.reshape(index, tf.constant(new int[] {-1, 1, 1})); // t
@@ -267,11 +247,6 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
               TFloat32.class),
           tf.stack(List.of(tf.constant(-1), t, t, d)));
       Operand<TFloat32> mask = tf.dtypes.cast(tf.math.lessEqual(columns, rows), TFloat32.class); // [T, T, 1]
-      return decayed(segment, mask, u);
-    }
-
-    /** {@code h_t = sum_s mask[t, s] exp(S[t, s]) u_s} for {@code S [P, T, T, d]}. */
-    private Operand<TFloat32> decayed(Operand<TFloat32> segment, Operand<TFloat32> mask, Operand<TFloat32> u) {
       Operand<TFloat32> decay = tf.math.mul(tf.math.exp(segment), mask);
       return tf.sum(tf.math.mul(decay, tf.expandDims(u, tf.constant(1))), tf.constant(2));
     }
