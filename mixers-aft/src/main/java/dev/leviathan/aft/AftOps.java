@@ -210,6 +210,10 @@ final class AftOps {
    * ops, no per-chunk products: O(T N log T) time, O(T N) memory per level. Every factor is
    * {@code <= 1} and only positions {@code <= t} reach {@code S_t}. The sums are
    * {@code [B, T, R + 1, N]}, the denominator last.
+   *
+   * <p>The shifts are {@link #rotate}s: {@code a_0 = exp(NEG - m_0) = 0}, so by induction {@code A_t = 0}
+   * exactly for {@code t < 2^i} at level i, and what wraps around to the front is multiplied by that 0. The
+   * result is bit for bit that of shifts filled with 0.
    */
   static Prefix prefixScan(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v, int context) {
     Operand<TFloat32> m = runningMax(tf, k, context);
@@ -217,9 +221,9 @@ final class AftOps {
     Operand<TFloat32> sums = terms(tf, k, m, v);
     int levels = levels(context);
     for (int i = 0; i < levels; i++) {
-      sums = tf.math.add(sums, tf.math.mul(a, delay(tf, sums, 1 << i, 0f)));
+      sums = tf.math.add(sums, tf.math.mul(a, rotate(tf, sums, 1 << i)));
       if (i + 1 < levels) {
-        a = tf.math.mul(a, delay(tf, a, 1 << i, 0f));
+        a = tf.math.mul(a, rotate(tf, a, 1 << i));
       }
     }
     return new Prefix(sums, m);
@@ -364,6 +368,16 @@ final class AftOps {
   static Operand<TFloat32> delay(Ops tf, Operand<TFloat32> x, int d, float fill) {
     int rank = x.shape().numDimensions();
     return tf.slice(padFront(tf, x, d, fill), tf.constant(new int[rank]), tf.shape(x));
+  }
+
+  /**
+   * {@code x} rotated by {@code d} steps along axis 1: {@code out[:, t] = x[:, (t - d) mod T]}, one Roll
+   * (whose gradient is a Roll) instead of {@link #delay}'s Pad and Slice. Equal to {@code delay(x, d, 0)}
+   * wherever it is multiplied by a factor that is exactly 0 for {@code t < d} and the wrapped-around values
+   * are finite: then the product is exactly 0 there too.
+   */
+  static Operand<TFloat32> rotate(Ops tf, Operand<TFloat32> x, int d) {
+    return tf.roll(x, tf.constant(d), tf.constant(1));
   }
 
   /** {@code x} with {@code d} steps of {@code fill} in front of the time axis 1. */

@@ -67,9 +67,11 @@ public final class StepProfile {
   private final int optimisedNodes;
   private final Map<String, Group> byOp;
   private final Map<String, Group> byScope;
+  private final Map<String, Group> byNode;
+  private final Map<String, String> nodeInfo;
 
   private StepProfile(int steps, double wallMs, double kernelMs, int executedNodes, int optimisedNodes,
-      Map<String, Group> byOp, Map<String, Group> byScope) {
+      Map<String, Group> byOp, Map<String, Group> byScope, Map<String, Group> byNode, Map<String, String> nodeInfo) {
     this.steps = steps;
     this.wallMs = wallMs;
     this.kernelMs = kernelMs;
@@ -77,6 +79,8 @@ public final class StepProfile {
     this.optimisedNodes = optimisedNodes;
     this.byOp = byOp;
     this.byScope = byScope;
+    this.byNode = byNode;
+    this.nodeInfo = nodeInfo;
   }
 
   /** The per-step averages over the traced steps {@code traces} (at least one). */
@@ -86,6 +90,8 @@ public final class StepProfile {
     }
     Map<String, Group> byOp = new HashMap<>();
     Map<String, Group> byScope = new HashMap<>();
+    Map<String, Group> byNode = new HashMap<>();
+    Map<String, String> nodeInfo = new HashMap<>();
     double wall = 0;
     double kernel = 0;
     int executed = 0;
@@ -119,6 +125,8 @@ public final class StepProfile {
         String name = n.getNodeName();
         String where = isGradient(name) ? backward.getOrDefault(name, "other") + " backward" : scope(name);
         byScope.merge(where, new Group(1, ms, flop / 1e9), StepProfile::add);
+        byNode.merge(name, new Group(1, ms, flop / 1e9), StepProfile::add);
+        nodeInfo.putIfAbsent(name, op + " " + where.split(" ")[0] + " " + where.split(" ")[1] + " " + outputShape(n));
         kernel += ms;
         names.add(n.getNodeName());
       }
@@ -126,7 +134,20 @@ public final class StepProfile {
       wall += all.isEmpty() ? 0 : (last - first) / 1e6;
     }
     int n = traces.size();
-    return new StepProfile(n, wall / n, kernel / n, executed / n, optimised, perStep(byOp, n), perStep(byScope, n));
+    return new StepProfile(n, wall / n, kernel / n, executed / n, optimised, perStep(byOp, n), perStep(byScope, n),
+        perStep(byNode, n), nodeInfo);
+  }
+
+  /** The shape of a node's first output, {@code 12x64x128}, or {@code -} when the trace has none. */
+  private static String outputShape(NodeExecStats n) {
+    if (n.getOutputCount() == 0) {
+      return "-";
+    }
+    StringBuilder sb = new StringBuilder();
+    for (TensorShapeProto.Dim d : n.getOutput(0).getTensorDescription().getShape().getDimList()) {
+      sb.append(sb.length() == 0 ? "" : "x").append(d.getSize());
+    }
+    return sb.length() == 0 ? "scalar" : sb.toString();
   }
 
   private static Group add(Group a, Group b) {
@@ -382,7 +403,11 @@ public final class StepProfile {
     return byOp.values().stream().mapToDouble(Group::gflop).sum();
   }
 
-  /** CSV: {@code kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s}, all per step. */
+  /**
+   * CSV: {@code kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s}, all per step: the step, then one
+   * row per op type, per scope and per executed node ({@code name} = {@code scope: node = Op shape}), each
+   * kind sorted by kernel time.
+   */
   public String csv(int graphNodes, double untracedStepMs) {
     StringBuilder sb = new StringBuilder("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s\n");
     row(sb, "step", "wall_ms", "", executedNodes, wallMs, Double.NaN, Double.NaN, Double.NaN);
@@ -398,6 +423,12 @@ public final class StepProfile {
       Group g = e.getValue();
       String[] sp = e.getKey().split(" ");
       row(sb, "scope", sp[0], sp[1], g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+    }
+    for (Map.Entry<String, Group> e : sorted(byNode)) {
+      Group g = e.getValue();
+      String[] info = nodeInfo.get(e.getKey()).split(" ");
+      row(sb, "node", info[1] + ": " + e.getKey() + " = " + info[0] + " " + info[3], info[2], g.nodes,
+          g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
     }
     return sb.toString();
   }

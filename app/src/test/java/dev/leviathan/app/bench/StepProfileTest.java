@@ -121,6 +121,23 @@ class StepProfileTest {
   }
 
   @Test
+  void theCsvHasOneRowPerExecutedNodeWithItsScopeOpAndShape() {
+    List<String[]> nodes = profile.csv(graphNodes, 1.5).lines().filter(l -> l.startsWith("node,"))
+        .map(l -> l.split(",", -1)).toList();
+    assertEquals(profile.executedNodes(), nodes.size());
+    double ms = nodes.stream().mapToDouble(r -> Double.parseDouble(r[4])).sum();
+    // each row rounds to 1e-4 ms
+    assertEquals(profile.kernelMs(), ms, 1e-4 * nodes.size());
+    for (int i = 1; i < nodes.size(); i++) {
+      assertTrue(Double.parseDouble(nodes.get(i - 1)[4]) >= Double.parseDouble(nodes.get(i)[4]), "sorted by time");
+    }
+    String[] matmul = nodes.stream().filter(r -> r[1].startsWith("block0/channel-mixer: ") && r[1].contains("MatMul")
+        && r[2].equals("forward")).findFirst().orElseThrow();
+    assertTrue(matmul[1].matches("block0/channel-mixer: \\S+ = \\S*MatMul\\S* \\d+x\\d+"), matmul[1]);
+    assertTrue(Double.parseDouble(matmul[6]) > 0, String.join(",", matmul));
+  }
+
+  @Test
   void scopesAreReadFromNodeNames() {
     assertEquals("block3/token-mixer forward", StepProfile.scope("block3/mix/MatMul"));
     assertEquals("block3/token-mixer backward", StepProfile.scope("gradients/block3/mix/MatMul_grad/MatMul_1"));
