@@ -52,6 +52,9 @@ import picocli.CommandLine.Spec;
         "  rss_mb          peak resident memory of the whole worker process",
         "  status          ok, oom (out of memory, or over --max-memory), timeout (over",
         "                  --time-limit) or error; the numbers are empty unless ok",
+        "  runs            finished runs of the configuration (--repeat); every number",
+        "                  above is the median over them",
+        "  step_ms_min/max the fastest and slowest run's step_ms: how noisy the machine was",
         "FILE.png next to FILE.csv: step time and peak memory against context, log-log.",
         "",
         "--generate measures cached generation instead (one JVM per mixer, model without",
@@ -87,6 +90,12 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--steps", paramLabel = "N", description = "Timed steps (default: ${DEFAULT-VALUE}).")
   int steps = 5;
+
+  @Option(names = "--repeat", paramLabel = "N",
+      description = "Runs of every configuration, each in a fresh JVM, in rounds (every configuration once per round,"
+          + " so a machine that drifts touches them all alike); the table has the medians and the range of step"
+          + " times (default: ${DEFAULT-VALUE}).")
+  int repeat = 1;
 
   @Option(names = "--time-limit", paramLabel = "SECONDS",
       description = "Wall-time limit of one configuration, JVM start included (default: ${DEFAULT-VALUE}).")
@@ -162,26 +171,32 @@ public final class BenchCommand implements Callable<Integer> {
 
     int total = names.size() * ctx.size();
     stdout.printf(Locale.ROOT, "bench: %d configuration(s): %s x context %s | batch %d, width %d, layers %d |"
-            + " %d warm-up + %d timed steps | limits %s s, %s per configuration%n", total, String.join(",", names),
-        ctx, batch, width, layers, warmup, steps, WorkerIo.trim(timeLimit), limitKb > 0 ? limitKb / 1024 + " MB" : "no memory limit");
+            + " %d warm-up + %d timed steps%s | limits %s s, %s per configuration%n", total, String.join(",", names),
+        ctx, batch, width, layers, warmup, steps, repeat > 1 ? " | " + repeat + " rounds" : "", WorkerIo.trim(timeLimit),
+        limitKb > 0 ? limitKb / 1024 + " MB" : "no memory limit");
+    Map<String, List<BenchRow>> runs = new java.util.LinkedHashMap<>();
     List<BenchRow> rows = new ArrayList<>();
-    int i = 0;
-    for (String name : names) {
-      for (int t : ctx) {
-        i++;
-        stdout.printf(Locale.ROOT, "[%d/%d] %s, context %d ... ", i, total, name, t);
-        stdout.flush();
-        Path profileCsv = profile ? csv.resolveSibling(String.format(Locale.ROOT, "%s-profile-%s-%d.csv",
-            WorkerIo.stripCsv(csv.getFileName().toString()), name, t)) : null;
-        Measured m = run(job(name, t, plugins, profileCsv), limitKb);
-        rows.add(m.row());
-        stdout.println(describe(m));
-        if (profileCsv != null && m.row().ok()) {
-          Path txt = profileCsv.resolveSibling(WorkerIo.stripCsv(profileCsv.getFileName().toString()) + ".txt");
-          stdout.println(String.join("\n", WorkerIo.lines(txt)));
-          stdout.println("wrote " + profileCsv);
+    for (int round = 1; round <= repeat; round++) {
+      int i = 0;
+      for (String name : names) {
+        for (int t : ctx) {
+          i++;
+          stdout.printf(Locale.ROOT, "[%d/%d] %s, context %d%s ... ", i, total, name, t,
+              repeat > 1 ? " (round " + round + "/" + repeat + ")" : "");
+          stdout.flush();
+          Path profileCsv = profile && round == 1 ? csv.resolveSibling(String.format(Locale.ROOT, "%s-profile-%s-%d.csv",
+              WorkerIo.stripCsv(csv.getFileName().toString()), name, t)) : null;
+          Measured m = run(job(name, t, plugins, profileCsv), limitKb);
+          runs.computeIfAbsent(name + "\u0000" + t, k -> new ArrayList<>()).add(m.row());
+          stdout.println(describe(m));
+          if (profileCsv != null && m.row().ok()) {
+            Path txt = profileCsv.resolveSibling(WorkerIo.stripCsv(profileCsv.getFileName().toString()) + ".txt");
+            stdout.println(String.join("\n", WorkerIo.lines(txt)));
+            stdout.println("wrote " + profileCsv);
+          }
+          rows = runs.values().stream().map(BenchRow::combine).toList();
+          writeCsv(csv, rows);
         }
-        writeCsv(csv, rows);
       }
     }
     Charts.bench(rows, String.format(Locale.ROOT, " (batch %d, width %d, layers %d)", batch, width, layers), png);
@@ -215,6 +230,9 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (steps < 1) {
       throw new ParameterException(cl, "--steps must be >= 1, got " + steps);
+    }
+    if (repeat < 1) {
+      throw new ParameterException(cl, "--repeat must be >= 1, got " + repeat);
     }
     if (warmup < 0) {
       throw new ParameterException(cl, "--warmup must be >= 0, got " + warmup);
@@ -364,7 +382,7 @@ public final class BenchCommand implements Callable<Integer> {
       BenchRow row = new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(),
           Long.parseLong(result.get("params")), stepMs, job.batch() * (double) job.context() / (stepMs / 1000),
           Double.parseDouble(result.get("forward_ms")), peak, optional(result, "first_step_ms"),
-          optional(result, "rss_mb"), BenchRow.OK);
+          optional(result, "rss_mb"), BenchRow.OK, 1, stepMs, stepMs);
       return new Measured(row, detail);
     }
     if (BenchRow.OOM.equals(failureKind)) {
@@ -380,7 +398,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   private static Measured failed(BenchWorker.Job job, Long params, String status, String detail) {
     return new Measured(new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(), params, null,
-        null, null, null, null, null, status), detail);
+        null, null, null, null, null, status, 0, null, null), detail);
   }
 
   private static Double optional(Map<String, String> result, String key) {

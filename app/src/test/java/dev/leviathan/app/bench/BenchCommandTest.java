@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code leviathan bench} end to end: every configuration in its own worker JVM. */
 class BenchCommandTest {
-  static final String HEADER =
-      "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,first_step_ms,rss_mb,status";
+  static final String HEADER = "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,"
+      + "first_step_ms,rss_mb,status,runs,step_ms_min,step_ms_max";
 
   @TempDir Path work;
 
@@ -50,12 +50,46 @@ class BenchCommandTest {
       assertTrue(rss > Double.parseDouble(f[9]), "the process's peak includes the JVM and the model: " + lines.get(1));
     }
     assertEquals("ok", f[12]);
+    assertEquals(List.of("1", f[6], f[6]), Arrays.asList(f).subList(13, 16), "one run: its step time is the range");
 
     byte[] png = Files.readAllBytes(work.resolve("b/tiny.png"));
     assertTrue(png.length > 1000, "plot has content");
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
     assertTrue(r.out().contains("mixer      context  batch  width  layers  params"), r.out());
-    assertTrue(r.out().lines().anyMatch(l -> l.startsWith("attention") && l.endsWith("ok")), r.out());
+    assertTrue(r.out().lines().anyMatch(l -> l.startsWith("attention") && l.matches(".* ok +1 .*")), r.out());
+  }
+
+  @Test
+  void repeatRunsEveryConfigurationOncePerRoundAndReportsTheMedianAndRange() throws Exception {
+    CliRun r = CliRun.run(work, "bench", "--mixers", "attention,aft-simple", "--context", "8", "--width", "16",
+        "--layers", "1", "--warmup", "1", "--steps", "2", "--repeat", "3", "--out", "r/bench.csv");
+    assertEquals(0, r.code(), r.toString());
+    // rounds: every configuration once, then again
+    List<String> started = r.out().lines().filter(l -> l.startsWith("[")).map(l -> l.substring(0, l.indexOf(" ...")))
+        .toList();
+    assertEquals(List.of("[1/2] attention, context 8 (round 1/3)", "[2/2] aft-simple, context 8 (round 1/3)",
+        "[1/2] attention, context 8 (round 2/3)", "[2/2] aft-simple, context 8 (round 2/3)",
+        "[1/2] attention, context 8 (round 3/3)", "[2/2] aft-simple, context 8 (round 3/3)"), started);
+    List<String> lines = Files.readAllLines(work.resolve("r/bench.csv"));
+    assertEquals(3, lines.size(), lines.toString());
+    for (int i = 0; i < 2; i++) {
+      String mixer = i == 0 ? "attention" : "aft-simple";
+      String[] f = lines.get(1 + i).split(",", -1);
+      assertEquals(mixer, f[0]);
+      assertEquals("3", f[13], "three finished runs");
+      // the printed step times of this configuration's runs, in order
+      List<Double> each = r.out().lines().filter(l -> l.contains("] " + mixer + ", context 8 (round"))
+          .map(l -> Double.parseDouble(l.replaceFirst(".* \\.\\.\\. ([0-9.]+) ms/step.*", "$1"))).sorted().toList();
+      assertEquals(3, each.size());
+      double median = Double.parseDouble(f[6]);
+      assertEquals(each.get(1), median, 0.051, "the median of the three runs (printed to 0.1 ms)");
+      assertEquals(each.get(0), Double.parseDouble(f[14]), 0.051, "fastest");
+      assertEquals(each.get(2), Double.parseDouble(f[15]), 0.051, "slowest");
+      assertEquals(8 / (median / 1000), Double.parseDouble(f[7]), 0.01 * Double.parseDouble(f[7]), "tokens/s of the median");
+    }
+    CliRun bad = CliRun.run(work, "bench", "--repeat", "0");
+    assertEquals(2, bad.code(), bad.toString());
+    assertTrue(bad.err().startsWith("error: --repeat must be >= 1, got 0"), bad.err());
   }
 
   @Test
@@ -64,7 +98,7 @@ class BenchCommandTest {
         "--steps", "1000000", "--time-limit", "1", "--out", "t/bench.csv");
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("t/bench.csv"));
-    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,,,timeout", "attention,16,1,16,1,,,,,,,,timeout"),
+    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,,,timeout,0,,", "attention,16,1,16,1,,,,,,,,timeout,0,,"),
         lines.stream().map(l -> l.replaceFirst("^(attention,\\d+,1,16,1,)\\d+", "$1")).toList(),
         "params may be known when the model was built before the limit; every number after it is empty");
     assertTrue(r.out().contains("[2/2] attention, context 16 ... timeout: over the time limit of 1 s"), r.out());
@@ -78,7 +112,7 @@ class BenchCommandTest {
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("m/bench.csv"));
     assertEquals(2, lines.size(), lines.toString());
-    assertTrue(lines.get(1).endsWith(",,,,,,,oom"), lines.get(1));
+    assertTrue(lines.get(1).endsWith(",,,,,,,oom,0,,"), lines.get(1));
     assertTrue(r.out().contains("oom: resident memory passed --max-memory 64 MB"), r.out());
   }
 
