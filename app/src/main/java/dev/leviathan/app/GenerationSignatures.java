@@ -27,7 +27,9 @@ import org.tensorflow.types.TInt32;
  * several: attention its keys and values). They are float32 of unknown static shape (a cache grows by
  * one position per step); a client feeds each {@code state_i} output of one call as the
  * {@code state_i} input of the next step, with {@code position} = the number of tokens read before
- * {@code token} (P for the first step). Only exported when every token mixer has a step function: a
+ * {@code token} (P for the first step). P is at most the context, the longest input of a token mixer's
+ * parallel pass; a longer prompt is read by {@code prefill} up to the context and {@code step} after it.
+ * Only exported when every token mixer has a step function: a
  * mixer without one would be recomputed over its input history at every step, which is not what a
  * serving client expects from {@code step}.
  */

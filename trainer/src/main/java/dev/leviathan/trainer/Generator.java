@@ -29,6 +29,7 @@ public final class Generator {
   private final List<Operand<?>> prefillFetches = new ArrayList<>();
   private final List<Operand<?>> stepFetches = new ArrayList<>();
   private final long positionLimit;
+  private final int prefillLimit;
   private final List<Integer> recomputedLayers;
 
   Generator(Ops tf, Session session, LanguageModel model) {
@@ -60,6 +61,7 @@ public final class Generator {
       stepFetches.addAll(next.states().get(i));
     }
     positionLimit = g.positionLimit();
+    prefillLimit = model.config().context();
     recomputedLayers = g.recomputedLayers();
   }
 
@@ -75,7 +77,9 @@ public final class Generator {
 
   /**
    * Reads {@code prompts} (one row per sequence, all of the same length, at most
-   * {@link #positionLimit()}); the returned sequence holds the logits of the next token.
+   * {@link #positionLimit()}); the returned sequence holds the logits of the next token. Up to the model's
+   * context the prompt is one parallel pass; the tokens of a longer prompt (a model whose mixers carry a
+   * state past the context and no position embedding) are then read one step each.
    */
   public Sequence start(int[][] prompts) {
     int b = prompts.length;
@@ -87,19 +91,38 @@ public final class Generator {
       throw new IllegalArgumentException("prompt of " + p + " tokens is longer than the position limit "
           + positionLimit + "; shorten it or use full recompute");
     }
-    int[] flat = new int[b * p];
     for (int i = 0; i < b; i++) {
       if (prompts[i].length != p) {
         throw new IllegalArgumentException("all prompts must have the same length: " + p + " and "
             + prompts[i].length);
       }
-      System.arraycopy(prompts[i], 0, flat, i * p, p);
     }
-    try (TInt32 t = TInt32.tensorOf(Shape.of(b, p), DataBuffers.of(flat, true, false))) {
+    // The parallel pass of a token mixer reads at most the context at once; a longer prompt (a mixer whose
+    // state goes past the context) continues one step per token from there.
+    int head = (int) Math.min(p, prefillLimit);
+    int[] flat = new int[b * head];
+    for (int i = 0; i < b; i++) {
+      System.arraycopy(prompts[i], 0, flat, i * head, head);
+    }
+    Sequence s;
+    try (TInt32 t = TInt32.tensorOf(Shape.of(b, head), DataBuffers.of(flat, true, false))) {
       Session.Runner r = session.runner().feed(prompt, t);
       prefillFetches.forEach(r::fetch);
-      return new Sequence(r.run(), p, b);
+      s = new Sequence(r.run(), head, b);
     }
+    try {
+      for (int j = head; j < p; j++) {
+        int[] column = new int[b];
+        for (int i = 0; i < b; i++) {
+          column[i] = prompts[i][j];
+        }
+        s.append(column);
+      }
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    return s;
   }
 
   /** A batch of sequences being generated: the logits of their next token and the states behind them. */

@@ -82,6 +82,23 @@ class GeneratorTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"aft-simple", "mlgru"})
+  void withoutPositionEmbeddingAPromptLongerThanTheContextIsReadExactly(String mixer) {
+    try (ModelRuntime rt = TinyModels.runtime(TinyModels.config(List.of(mixer), 8, false), 5)) {
+      Generator g = rt.generator();
+      assertEquals(Long.MAX_VALUE, g.positionLimit());
+      int[] seq = TinyModels.randomTokens(21, 4);
+      try (Generator.Sequence whole = g.start(new int[][] {seq});
+          Generator.Sequence stepped = g.start(new int[][] {Arrays.copyOf(seq, 2)})) {
+        for (int len = 2; len < seq.length; len++) {
+          stepped.append(new int[] {seq[len]});
+        }
+        assertClose(stepped.logits()[0], whole.logits()[0], 1e-4, "a 21-token prompt of a context-8 model");
+      }
+    }
+  }
+
   @Test
   void withoutPositionEmbeddingMlgruGeneratesPastTheContext() {
     try (ModelRuntime rt = TinyModels.runtime(TinyModels.config(List.of("mlgru"), 8, false), 5)) {
