@@ -433,7 +433,7 @@ public final class StepProfile {
     return sb.toString();
   }
 
-  /** A readable summary: the step, the top op types and every scope. */
+  /** A readable summary: the step, the top op types, every scope and the most expensive nodes. */
   public String summary(int graphNodes, double untracedStepMs, int topOps) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format(Locale.ROOT,
@@ -470,8 +470,23 @@ public final class StepProfile {
     rows.sort(Comparator.comparing((List<String> r) -> r.get(0)));
     sb.append(Reports.table(List.of("scope", "nodes", "forward_ms", "backward_ms", "update_ms", "total_ms", "percent"),
         rows));
+    sb.append('\n');
+    List<List<String>> top = new ArrayList<>();
+    for (Map.Entry<String, Group> e : sorted(byNode).subList(0, Math.min(TOP_NODES, byNode.size()))) {
+      String[] info = nodeInfo.get(e.getKey()).split(" ");
+      Group g = e.getValue();
+      top.add(List.of(info[1], info[2], e.getKey(), info[0], info[3], ms(g.kernelMs), pct(percent(g)),
+          Double.isNaN(g.gflopPerSec()) ? "" : String.format(Locale.ROOT, "%.1f", g.gflopPerSec())));
+    }
+    sb.append(Reports.table(List.of("scope", "phase", "node", "op", "shape", "kernel_ms", "percent", "gflop_per_s"), top));
+    if (byNode.size() > TOP_NODES) {
+      sb.append(String.format(Locale.ROOT, "(%d more nodes in the CSV)%n", byNode.size() - TOP_NODES));
+    }
     return sb.toString();
   }
+
+  /** Nodes listed in the readable summary, the most expensive first. */
+  static final int TOP_NODES = 15;
 
   private double matmulMs() {
     return byOp.entrySet().stream().filter(e -> e.getValue().gflop > 0).mapToDouble(e -> e.getValue().kernelMs).sum();

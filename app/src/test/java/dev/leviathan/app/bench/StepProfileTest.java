@@ -138,6 +138,24 @@ class StepProfileTest {
   }
 
   @Test
+  void theSummaryListsTheMostExpensiveNodesFirst() {
+    String text = profile.summary(graphNodes, 1.5, 10);
+    List<String> lines = text.lines().toList();
+    int header = lines.indexOf(lines.stream().filter(l -> l.startsWith("scope") && l.contains("node") && l.contains("shape"))
+        .findFirst().orElseThrow(() -> new AssertionError(text)));
+    List<String[]> csvNodes = profile.csv(graphNodes, 1.5).lines().filter(l -> l.startsWith("node,"))
+        .map(l -> l.split(",", -1)).toList();
+    for (int i = 0; i < StepProfile.TOP_NODES; i++) {
+      String row = lines.get(header + 1 + i);
+      String name = csvNodes.get(i)[1];
+      // the CSV's name is "scope: node = Op shape"; the table has the same node on the same rank
+      String node = name.substring(name.indexOf(": ") + 2, name.indexOf(" = "));
+      assertTrue(row.contains(" " + node + " "), row + " vs " + name);
+    }
+    assertTrue(lines.get(header + 1 + StepProfile.TOP_NODES).matches("\\(\\d+ more nodes in the CSV\\)"), text);
+  }
+
+  @Test
   void scopesAreReadFromNodeNames() {
     assertEquals("block3/token-mixer forward", StepProfile.scope("block3/mix/MatMul"));
     assertEquals("block3/token-mixer backward", StepProfile.scope("gradients/block3/mix/MatMul_grad/MatMul_1"));
