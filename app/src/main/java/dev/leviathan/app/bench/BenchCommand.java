@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
         "Random tokens (vocabulary " + BenchWorker.VOCAB + "); every configuration runs in a fresh JVM."},
     footer = {"",
         "CSV columns: mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,",
-        "             forward_ms,peak_mb,first_step_ms,rss_mb,status",
+        "             forward_ms,peak_mb,first_step_ms,rss_mb,status,runs,step_ms_min,",
+        "             step_ms_max",
         "  step_ms         median time of the timed training steps (forward, loss,",
         "                  gradients, AdamW update)",
         "  tokens_per_sec  batch * context / step time",
@@ -61,8 +62,9 @@ import picocli.CommandLine.Spec;
         "position embedding): CSV columns mixer,position,batch,width,layers,context,path,",
         "tokens_per_sec,rss_mb,rss_growth_mb,status; path is step (every layer steps) or",
         "recompute (a layer without a step function); status limit = past the position limit.",
-        "--profile: FILE-profile-MIXER-T.csv and .txt next to FILE.csv: where a traced step's",
-        "  time goes, per op type and per model scope (see docs/writing-a-mixer.md)."})
+        "--profile: FILE-profile-MIXER-T.csv and .txt next to FILE.csv: where a",
+        "  traced step's time goes, per op type, per model scope and per node (see",
+        "  docs/writing-a-mixer.md); with --repeat, from the first round."})
 public final class BenchCommand implements Callable<Integer> {
   /** Config keys that bench sets for each configuration, and the option that chooses them. */
   private static final Map<String, String> OWN_KEYS = Map.of("token-mixer", "--mixers", "token-mixers", "--mixers",
