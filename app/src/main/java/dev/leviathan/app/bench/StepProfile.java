@@ -68,10 +68,13 @@ public final class StepProfile {
   private final Map<String, Group> byOp;
   private final Map<String, Group> byScope;
   private final Map<String, Group> byNode;
-  private final Map<String, String> nodeInfo;
+  private final Map<String, Node> nodeFacts;
+
+  /** What the trace says of one executed node: its op type, model scope, phase and first output's shape. */
+  private record Node(String op, String scope, String phase, String shape) {}
 
   private StepProfile(int steps, double wallMs, double kernelMs, int executedNodes, int optimisedNodes,
-      Map<String, Group> byOp, Map<String, Group> byScope, Map<String, Group> byNode, Map<String, String> nodeInfo) {
+      Map<String, Group> byOp, Map<String, Group> byScope, Map<String, Group> byNode, Map<String, Node> nodeFacts) {
     this.steps = steps;
     this.wallMs = wallMs;
     this.kernelMs = kernelMs;
@@ -80,7 +83,7 @@ public final class StepProfile {
     this.byOp = byOp;
     this.byScope = byScope;
     this.byNode = byNode;
-    this.nodeInfo = nodeInfo;
+    this.nodeFacts = nodeFacts;
   }
 
   /** The per-step averages over the traced steps {@code traces} (at least one). */
@@ -91,7 +94,7 @@ public final class StepProfile {
     Map<String, Group> byOp = new HashMap<>();
     Map<String, Group> byScope = new HashMap<>();
     Map<String, Group> byNode = new HashMap<>();
-    Map<String, String> nodeInfo = new HashMap<>();
+    Map<String, Node> nodeFacts = new HashMap<>();
     double wall = 0;
     double kernel = 0;
     int executed = 0;
@@ -126,7 +129,8 @@ public final class StepProfile {
         String where = isGradient(name) ? backward.getOrDefault(name, "other") + " backward" : scope(name);
         byScope.merge(where, new Group(1, ms, flop / 1e9), StepProfile::add);
         byNode.merge(name, new Group(1, ms, flop / 1e9), StepProfile::add);
-        nodeInfo.putIfAbsent(name, op + " " + where.split(" ")[0] + " " + where.split(" ")[1] + " " + outputShape(n));
+        String[] scopePhase = where.split(" ");
+        nodeFacts.putIfAbsent(name, new Node(op, scopePhase[0], scopePhase[1], outputShape(n)));
         kernel += ms;
         names.add(n.getNodeName());
       }
@@ -135,7 +139,7 @@ public final class StepProfile {
     }
     int n = traces.size();
     return new StepProfile(n, wall / n, kernel / n, executed / n, optimised, perStep(byOp, n), perStep(byScope, n),
-        perStep(byNode, n), nodeInfo);
+        perStep(byNode, n), nodeFacts);
   }
 
   /** The shape of a node's first output, {@code 12x64x128}, or {@code -} when the trace has none. */
@@ -426,8 +430,8 @@ public final class StepProfile {
     }
     for (Map.Entry<String, Group> e : sorted(byNode)) {
       Group g = e.getValue();
-      String[] info = nodeInfo.get(e.getKey()).split(" ");
-      row(sb, "node", info[1] + ": " + e.getKey() + " = " + info[0] + " " + info[3], info[2], g.nodes,
+      Node node = nodeFacts.get(e.getKey());
+      row(sb, "node", node.scope() + ": " + e.getKey() + " = " + node.op() + " " + node.shape(), node.phase(), g.nodes,
           g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
     }
     return sb.toString();
@@ -473,9 +477,9 @@ public final class StepProfile {
     sb.append('\n');
     List<List<String>> top = new ArrayList<>();
     for (Map.Entry<String, Group> e : sorted(byNode).subList(0, Math.min(TOP_NODES, byNode.size()))) {
-      String[] info = nodeInfo.get(e.getKey()).split(" ");
+      Node node = nodeFacts.get(e.getKey());
       Group g = e.getValue();
-      top.add(List.of(info[1], info[2], e.getKey(), info[0], info[3], ms(g.kernelMs), pct(percent(g)),
+      top.add(List.of(node.scope(), node.phase(), e.getKey(), node.op(), node.shape(), ms(g.kernelMs), pct(percent(g)),
           Double.isNaN(g.gflopPerSec()) ? "" : String.format(Locale.ROOT, "%.1f", g.gflopPerSec())));
     }
     sb.append(Reports.table(List.of("scope", "phase", "node", "op", "shape", "kernel_ms", "percent", "gflop_per_s"), top));
