@@ -138,7 +138,7 @@ public final class AftConvMixer implements TokenMixerProvider {
       }
 
       private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
-        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, d), Layers.withLastDim(tf, q, c)), wo);
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, d, -1), Layers.withLastDim(tf, q, c)), wo);
       }
     };
   }

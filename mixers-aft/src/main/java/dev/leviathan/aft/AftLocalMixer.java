@@ -199,7 +199,7 @@ public final class AftLocalMixer implements TokenMixerProvider {
       }
 
       private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
-        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1), Layers.withLastDim(tf, q, c)), wo);
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1, -1), Layers.withLastDim(tf, q, c)), wo);
       }
     };
   }

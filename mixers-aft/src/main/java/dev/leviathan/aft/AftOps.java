@@ -406,15 +406,13 @@ final class AftOps {
     return tf.slice(m, tf.constant(new int[] {0, 0}), tf.stack(List.of(rows, tf.constant(-1))));
   }
 
-  /** Splits {@code [num, den]} ({@code [..., D + 1]}) and returns {@code num / den} ({@code [..., D]}). */
-  static Operand<TFloat32> ratio(Ops tf, Operand<TFloat32> sums, int d) {
-    var parts = tf.splitV(sums, tf.constant(new int[] {d, 1}), tf.constant(-1), 2L);
-    return tf.math.div(parts.output().get(0), parts.output().get(1));
-  }
-
-  /** Sums {@code [..., 2, C]} (numerator row, denominator row) as {@code num / den}, {@code [..., 1, C]}. */
-  static Operand<TFloat32> rowRatio(Ops tf, Operand<TFloat32> sums) {
-    var parts = tf.splitV(sums, tf.constant(new int[] {1, 1}), tf.constant(-2), 2L);
+  /**
+   * Sums whose {@code numerators} numerator entries are followed by one denominator entry along {@code axis}
+   * ({@code [..., D + 1]} with axis -1; {@code [..., 2, C]} with axis -2) as {@code num / den}, the
+   * denominator's entry dropped from that axis.
+   */
+  static Operand<TFloat32> ratio(Ops tf, Operand<TFloat32> sums, int numerators, int axis) {
+    var parts = tf.splitV(sums, tf.constant(new int[] {numerators, 1}), tf.constant(axis), 2L);
     return tf.math.div(parts.output().get(0), parts.output().get(1));
   }
 

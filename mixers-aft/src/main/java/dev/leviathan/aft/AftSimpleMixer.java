@@ -90,7 +90,7 @@ public final class AftSimpleMixer implements TokenMixerProvider {
 
       /** Sums {@code [..., 2, C]} (numerator row, denominator row) read out through q and W_o. */
       private Operand<TFloat32> readout(Operand<TFloat32> q, Operand<TFloat32> sums) {
-        return AftOps.readout(tf, q, tf.reshape(AftOps.rowRatio(tf, sums), Layers.withLastDim(tf, q, c)), wo);
+        return AftOps.readout(tf, q, tf.reshape(AftOps.ratio(tf, sums, 1, -2), Layers.withLastDim(tf, q, c)), wo);
       }
     };
   }

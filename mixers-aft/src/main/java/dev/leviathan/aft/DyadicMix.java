@@ -78,7 +78,7 @@ final class DyadicMix {
     Operand<TFloat32> v = AftOps.splitLast(tf, values, 1, c);
     Operand<TFloat32> sums = sums(AftOps.splitLast(tf, keys, 1, c),
         tf.concat(List.of(v, tf.fill(tf.shape(v), tf.constant(1f))), tf.constant(2)), context); // [B, T, 2, C]
-    return tf.reshape(AftOps.rowRatio(tf, sums), Layers.withLastDim(tf, keys, c));
+    return tf.reshape(AftOps.ratio(tf, sums, 1, -2), Layers.withLastDim(tf, keys, c));
   }
 
   /** The sums {@code [B, T, R, C]} of keys {@code [B, T, 1, C]} and values {@code [B, T, R, C]}. */
