@@ -35,11 +35,13 @@ public final class ModelRuntime implements AutoCloseable {
   private final Placeholder<TInt32> targets;
   private final Operand<TFloat32> loss;
   private final AdamW adamw;
-  private final Placeholder<TInt32> prompt;
-  private final Operand<TFloat32> lastLogits;
+  /** The full-recompute sampling pass, built on the first {@link #nextLogits} call (null until then). */
+  private Placeholder<TInt32> prompt;
+  private Operand<TFloat32> lastLogits;
   private final ModelConfig config;
   private final Ops ops;
   private Generator generator;
+  private boolean closed;
   /** Data-parallel only: this worker's stop request, and the step's loss and stop request averaged over workers. */
   private final Placeholder<TFloat32> stopRequest;
   private final Operand<TFloat32> stepLoss;
@@ -130,13 +132,6 @@ public final class ModelRuntime implements AutoCloseable {
       state.addAll(adamw.moments());
     }
     finite = new FiniteCheck(tf, state);
-    prompt = tf.withName("prompt").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, -1)));
-    Operand<TFloat32> logits = model.logits(prompt);
-    Operand<TInt32> t = tf.shape(prompt);
-    Operand<TInt32> last = tf.math.sub(tf.gather(t, tf.constant(1), tf.constant(0)), tf.constant(1));
-    lastLogits = tf.reshape(
-        tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
-        tf.constant(new int[] {-1}));
     session = cluster != null ? cluster.session(graph) : new Session(graph, sessionConfig(runtime));
   }
 
@@ -261,8 +256,13 @@ public final class ModelRuntime implements AutoCloseable {
     }
   }
 
-  /** Logits of the next token after {@code context} (at most the model's context). */
+  /**
+   * Logits of the next token after {@code context} (at most the model's context). The pass it runs is added
+   * to the graph on the first call: a training run that never recomputes does not hold a second forward pass
+   * (with TensorFlow's memory for its nodes) for the whole run.
+   */
   public float[] nextLogits(int[] context) {
+    buildRecompute();
     try (TInt32 p = TInt32.tensorOf(Shape.of(1, context.length), DataBuffers.of(context, true, false));
         Result res = session.runner().feed(prompt, p).fetch(lastLogits).run()) {
       TFloat32 t = (TFloat32) res.get(0);
@@ -270,6 +270,21 @@ public final class ModelRuntime implements AutoCloseable {
       t.copyTo(DataBuffers.of(out, false, false));
       return out;
     }
+  }
+
+  private synchronized void buildRecompute() {
+    if (lastLogits != null) {
+      return;
+    }
+    Ops tf = ops;
+    Placeholder<TInt32> in = tf.withName("prompt").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, -1)));
+    Operand<TFloat32> logits = model.logits(in);
+    Operand<TInt32> t = tf.shape(in);
+    Operand<TInt32> last = tf.math.sub(tf.gather(t, tf.constant(1), tf.constant(0)), tf.constant(1));
+    prompt = in;
+    lastLogits = tf.reshape(
+        tf.slice(logits, tf.stack(List.of(tf.constant(0), last, tf.constant(0))), tf.constant(new int[] {1, 1, -1})),
+        tf.constant(new int[] {-1}));
   }
 
   /** Cached generation in this graph and session (its graphs are built on the first call). */
@@ -294,7 +309,11 @@ public final class ModelRuntime implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     session.close();
     graph.close();
   }

@@ -74,6 +74,19 @@ class GeneratorTest {
   }
 
   @Test
+  void theRecomputePassJoinsTheGraphOnItsFirstUseOnly() {
+    try (ModelRuntime rt = TinyModels.runtime(TinyModels.config(stack("attention"), CONTEXT, true), 3)) {
+      int training = rt.graphNodes();
+      int[] seq = TinyModels.randomTokens(10, 4);
+      float[] first = rt.nextLogits(seq);
+      int withRecompute = rt.graphNodes();
+      assertTrue(withRecompute > training, "a runtime that never recomputes holds no recompute pass");
+      assertArrayEquals(first, rt.nextLogits(seq));
+      assertEquals(withRecompute, rt.graphNodes(), "the pass is built once");
+    }
+  }
+
+  @Test
   void onlyTheMixerWithoutAStepFunctionIsRecomputed() {
     try (ModelRuntime rt = TinyModels.runtime(TinyModels.config(stack(HYBRID), CONTEXT, false), 3)) {
       assertTrue(rt.generator().recomputedLayers().contains(3), rt.generator().recomputedLayers().toString());
