@@ -7,6 +7,7 @@ import dev.leviathan.trainer.cluster.ClusterSpec;
 import dev.leviathan.trainer.cluster.ClusterTraining;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -153,9 +154,7 @@ public final class Trainer {
     TrainingRun.Outcome outcome = loop.run(agreedStop);
     String sample = "";
     if (spec.schedule().sampleTokens() > 0) {
-      // The end-of-run sample may pass the position limit; that is expected, not worth a notice here.
-      sample = new Sampler(rt, corpus.tokenizer()).notices(notice -> { })
-          .sample("", spec.schedule().sampleTokens(), 0.8, 0, spec.schedule().seed());
+      sample = closingSample(resolved, corpus.tokenizer(), rt, cluster);
       if (task.chief()) {
         run.appendSample("step " + progress.step + ", temperature 0.8", sample);
       }
@@ -166,6 +165,28 @@ public final class Trainer {
     double valLoss = last == null ? Double.NaN : last.valLoss();
     return new Result(progress.step, valLoss, valLoss / Math.log(2), outcome.tokensPerSec(), outcome.interrupted(),
         sample, run.path());
+  }
+
+  /**
+   * The end-of-run sample. In one process it is drawn after the training graph is closed, from an inference
+   * runtime given the final parameters: the graphs that generation adds (and TensorFlow's memory for them) then
+   * take the place of the training graph's instead of adding to the run's peak memory. A worker of a cluster
+   * keeps its runtime, which the run's closing agreement still reads. Either way the text is the one the final
+   * parameters give; it may pass the position limit, which is expected here and not worth a notice.
+   */
+  private String closingSample(ResolvedRun resolved, Tokenizer tokenizer, ModelRuntime rt, ClusterTraining cluster) {
+    ScheduleSpec schedule = resolved.spec().schedule();
+    if (cluster != null) {
+      return new Sampler(rt, tokenizer).notices(notice -> { }).sample("", schedule.sampleTokens(), 0.8, 0,
+          schedule.seed());
+    }
+    Map<String, float[]> last = rt.parameters().read(rt.session());
+    rt.close();
+    try (ModelRuntime inference = ModelRuntime.create(resolved.model(tokenizer.vocabSize()), resolved.spec(), false)) {
+      inference.parameters().set(inference.session(), last);
+      return new Sampler(inference, tokenizer).notices(notice -> { }).sample("", schedule.sampleTokens(), 0.8, 0,
+          schedule.seed());
+    }
   }
 
   /** A trained model opened from a run directory's checkpoint (for sample, eval, export). */
