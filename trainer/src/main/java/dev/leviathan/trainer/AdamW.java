@@ -81,8 +81,11 @@ public final class AdamW {
       Variable<TFloat32> v = scoped.withName("v").variable(Shape.of(p.shape()), TFloat32.class);
       moments.add(m);
       moments.add(v);
-      zeroInit.add(scoped.assign(m, scoped.zerosLike(m)));
-      zeroInit.add(scoped.assign(v, scoped.zerosLike(v)));
+      // zeros of the parameter's shape, not zerosLike(m): that reads m, which has no value yet (it only ran
+      // because Grappler happened to fold it into a constant)
+      Operand<TFloat32> zeros = scoped.zeros(scoped.constant(p.shape()), TFloat32.class);
+      zeroInit.add(scoped.assign(m, zeros));
+      zeroInit.add(scoped.assign(v, zeros));
       Operand<TFloat32> g = scale == null ? grads.get(i) : po.math.mul(grads.get(i), scale);
       Ops adam = po;
       if (p.decay() && weightDecay > 0) {
