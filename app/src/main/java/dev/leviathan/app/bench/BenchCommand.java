@@ -63,8 +63,9 @@ import picocli.CommandLine.Spec;
         "tokens_per_sec,rss_mb,rss_growth_mb,status; path is step (every layer steps) or",
         "recompute (a layer without a step function); status limit = past the position limit.",
         "--profile: FILE-profile-MIXER-T.csv and .txt next to FILE.csv: where a",
-        "  traced step's time goes, per op type, per model scope and per node (see",
-        "  docs/writing-a-mixer.md); with --repeat, from the first round."})
+        "  traced step's time goes, per op type, per model scope and per node, and the",
+        "  megabytes each scope keeps for the backward pass (see docs/writing-a-mixer.md);",
+        "  with --repeat, from the first round."})
 public final class BenchCommand implements Callable<Integer> {
   /** Config keys that bench sets for each configuration, and the option that chooses them. */
   private static final Map<String, String> OWN_KEYS = Map.of("token-mixer", "--mixers", "token-mixers", "--mixers",
@@ -124,7 +125,8 @@ public final class BenchCommand implements Callable<Integer> {
   Path config;
 
   @Option(names = "--profile",
-      description = "Also run --steps training steps with TensorFlow's full trace and report where the time goes.")
+      description = "Also run --steps training steps with TensorFlow's full trace and report where the time goes"
+          + " and what each scope keeps for the backward pass.")
   boolean profile;
 
   @Option(names = "--out", paramLabel = "FILE.csv",

@@ -69,12 +69,15 @@ public final class StepProfile {
   private final Map<String, Group> byScope;
   private final Map<String, Group> byNode;
   private final Map<String, Node> nodeFacts;
+  private final Map<String, Double> savedMb;
+  private final int savedTensors;
 
   /** What the trace says of one executed node: its op type, model scope, phase and first output's shape. */
   private record Node(String op, String scope, String phase, String shape) {}
 
   private StepProfile(int steps, double wallMs, double kernelMs, int executedNodes, int optimisedNodes,
-      Map<String, Group> byOp, Map<String, Group> byScope, Map<String, Group> byNode, Map<String, Node> nodeFacts) {
+      Map<String, Group> byOp, Map<String, Group> byScope, Map<String, Group> byNode, Map<String, Node> nodeFacts,
+      Map<String, Double> savedMb, int savedTensors) {
     this.steps = steps;
     this.wallMs = wallMs;
     this.kernelMs = kernelMs;
@@ -84,6 +87,8 @@ public final class StepProfile {
     this.byScope = byScope;
     this.byNode = byNode;
     this.nodeFacts = nodeFacts;
+    this.savedMb = savedMb;
+    this.savedTensors = savedTensors;
   }
 
   /** The per-step averages over the traced steps {@code traces} (at least one). */
@@ -99,6 +104,8 @@ public final class StepProfile {
     double kernel = 0;
     int executed = 0;
     int optimised = 0;
+    Map<String, Double> savedBytes = new TreeMap<>();
+    int savedCount = 0;
     for (RunMetadata md : traces) {
       Map<String, NodeDef> defs = new HashMap<>();
       for (GraphDef g : md.getPartitionGraphsList()) {
@@ -136,10 +143,85 @@ public final class StepProfile {
       }
       executed += names.size();
       wall += all.isEmpty() ? 0 : (last - first) / 1e6;
+      savedCount += keptForBackward(defs, all, savedBytes);
     }
     int n = traces.size();
+    Map<String, Double> savedMb = new TreeMap<>();
+    savedBytes.forEach((k, v) -> savedMb.put(k, v / n / 1e6));
     return new StepProfile(n, wall / n, kernel / n, executed / n, optimised, perStep(byOp, n), perStep(byScope, n),
-        perStep(byNode, n), nodeFacts);
+        perStep(byNode, n), nodeFacts, savedMb, Math.round((float) savedCount / n));
+  }
+
+  /**
+   * Adds to {@code bytes}, per forward scope, the tensors of one traced step that the backward pass reads:
+   * the outputs of forward nodes (activations, and parameters read for the backward products) that some
+   * gradient node of the optimised graph takes as input, whose memory is therefore held from the forward
+   * pass until that gradient node runs. A tensor counts once however many gradient nodes read it, and so does a
+   * buffer seen through views (a reshape, an identity): a node's output that has the address of one of its
+   * inputs is that input's buffer, followed back to the node that allocated it, which is also the scope it
+   * counts for. (Addresses alone do not tell tensors apart: a buffer freed during the forward pass is reused.)
+   * Returns the number of buffers counted.
+   */
+  private static int keptForBackward(Map<String, NodeDef> defs, List<NodeExecStats> executed,
+      Map<String, Double> bytes) {
+    Map<String, long[]> outputs = new HashMap<>();
+    for (NodeExecStats n : executed) {
+      for (NodeOutput o : n.getOutputList()) {
+        org.tensorflow.proto.AllocationDescription a = o.getTensorDescription().getAllocationDescription();
+        long size = a.getAllocatedBytes() > 0 ? a.getAllocatedBytes() : a.getRequestedBytes();
+        outputs.put(n.getNodeName() + ":" + o.getSlot(), new long[] {size, a.getPtr()});
+      }
+    }
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    int count = 0;
+    for (NodeDef d : defs.values()) {
+      if (!isGradient(d.getName())) {
+        continue;
+      }
+      for (String in : d.getInputList()) {
+        if (in.startsWith("^") || isGradient(source(in))) {
+          continue;
+        }
+        String key = buffer(tensor(in), defs, outputs);
+        long[] out = outputs.get(key);
+        if (out == null || out[0] <= 0 || !seen.add(key)) {
+          continue;
+        }
+        bytes.merge(scope(source(key)).split(" ")[0], (double) out[0], Double::sum);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /** {@code node:slot} of an input ({@code node} means slot 0). */
+  private static String tensor(String input) {
+    int colon = input.lastIndexOf(':');
+    return colon > 0 ? input : input + ":0";
+  }
+
+  /** The tensor that allocated the buffer of {@code key}: back through inputs with the same address. */
+  private static String buffer(String key, Map<String, NodeDef> defs, Map<String, long[]> outputs) {
+    for (int hops = 0; hops < 64; hops++) {
+      long[] out = outputs.get(key);
+      NodeDef def = defs.get(source(key));
+      if (out == null || out[1] == 0 || def == null) {
+        return key;
+      }
+      String next = null;
+      for (String in : def.getInputList()) {
+        long[] o = in.startsWith("^") ? null : outputs.get(tensor(in));
+        if (o != null && o[1] == out[1]) {
+          next = tensor(in);
+          break;
+        }
+      }
+      if (next == null) {
+        return key;
+      }
+      key = next;
+    }
+    return key;
   }
 
   /** The shape of a node's first output, {@code 12x64x128}, or {@code -} when the trace has none. */
@@ -402,37 +484,54 @@ public final class StepProfile {
     return byScope;
   }
 
+  /**
+   * Per forward scope, the megabytes of one step's tensors that the backward pass reads (see
+   * {@link #keptForBackward}): the memory a scope holds from its forward pass to the backward pass.
+   */
+  public Map<String, Double> savedMb() {
+    return savedMb;
+  }
+
+  /** Megabytes of a step's tensors kept for the backward pass, all scopes. */
+  public double totalSavedMb() {
+    return savedMb.values().stream().mapToDouble(Double::doubleValue).sum();
+  }
+
   /** Matmul FLOPs of a step, in GFLOP. */
   public double matmulGflop() {
     return byOp.values().stream().mapToDouble(Group::gflop).sum();
   }
 
   /**
-   * CSV: {@code kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s}, all per step: the step, then one
-   * row per op type, per scope and per executed node ({@code name} = {@code scope: node = Op shape}), each
-   * kind sorted by kernel time.
+   * CSV: {@code kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s,saved_mb}, all per step: the step,
+   * then one row per op type, per scope and per executed node ({@code name} = {@code scope: node = Op shape}),
+   * each kind sorted by kernel time. {@code saved_mb} is filled on the forward scope rows and on the step row
+   * {@code saved_mb} (whose {@code nodes} counts the tensors): the megabytes kept for the backward pass.
    */
   public String csv(int graphNodes, double untracedStepMs) {
-    StringBuilder sb = new StringBuilder("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s\n");
-    row(sb, "step", "wall_ms", "", executedNodes, wallMs, Double.NaN, Double.NaN, Double.NaN);
-    row(sb, "step", "kernel_ms", "", executedNodes, kernelMs, 100, matmulGflop(), Double.NaN);
-    row(sb, "step", "untraced_step_ms", "", executedNodes, untracedStepMs, Double.NaN, Double.NaN, Double.NaN);
-    row(sb, "step", "graph_nodes", "", graphNodes, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
-    row(sb, "step", "optimised_nodes", "", optimisedNodes, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    StringBuilder sb = new StringBuilder("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s,saved_mb\n");
+    double none = Double.NaN;
+    row(sb, "step", "wall_ms", "", executedNodes, wallMs, none, none, none, none);
+    row(sb, "step", "kernel_ms", "", executedNodes, kernelMs, 100, matmulGflop(), none, none);
+    row(sb, "step", "untraced_step_ms", "", executedNodes, untracedStepMs, none, none, none, none);
+    row(sb, "step", "graph_nodes", "", graphNodes, none, none, none, none, none);
+    row(sb, "step", "optimised_nodes", "", optimisedNodes, none, none, none, none, none);
+    row(sb, "step", "saved_mb", "", savedTensors, none, none, none, none, totalSavedMb());
     for (Map.Entry<String, Group> e : sorted(byOp)) {
       Group g = e.getValue();
-      row(sb, "op", e.getKey(), "", g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+      row(sb, "op", e.getKey(), "", g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec(), none);
     }
     for (Map.Entry<String, Group> e : sorted(byScope)) {
       Group g = e.getValue();
       String[] sp = e.getKey().split(" ");
-      row(sb, "scope", sp[0], sp[1], g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+      row(sb, "scope", sp[0], sp[1], g.nodes, g.kernelMs, percent(g), g.gflop, g.gflopPerSec(),
+          sp[1].equals("forward") ? savedMb.getOrDefault(sp[0], 0.0) : none);
     }
     for (Map.Entry<String, Group> e : sorted(byNode)) {
       Group g = e.getValue();
       Node node = nodeFacts.get(e.getKey());
       row(sb, "node", node.scope() + ": " + e.getKey() + " = " + node.op() + " " + node.shape(), node.phase(), g.nodes,
-          g.kernelMs, percent(g), g.gflop, g.gflopPerSec());
+          g.kernelMs, percent(g), g.gflop, g.gflopPerSec(), none);
     }
     return sb.toString();
   }
@@ -443,9 +542,9 @@ public final class StepProfile {
     sb.append(String.format(Locale.ROOT,
         "profile of %d traced step(s): wall %.1f ms (untraced median step %.1f ms), kernels %.1f ms (%.0f%% of"
             + " wall), %d nodes executed of %d in the optimised graph (%d built), matmuls %.3f GFLOP at %.1f"
-            + " GFLOP/s%n", steps, wallMs, untracedStepMs, kernelMs, 100 * kernelMs / Math.max(wallMs, 1e-9),
-        executedNodes, optimisedNodes, graphNodes, matmulGflop(),
-        matmulGflop() / Math.max(matmulMs() / 1000, 1e-12)));
+            + " GFLOP/s, %.1f MB in %d tensors kept for the backward pass%n", steps, wallMs, untracedStepMs, kernelMs,
+        100 * kernelMs / Math.max(wallMs, 1e-9), executedNodes, optimisedNodes, graphNodes, matmulGflop(),
+        matmulGflop() / Math.max(matmulMs() / 1000, 1e-12), totalSavedMb(), savedTensors));
     List<List<String>> ops = new ArrayList<>();
     List<Map.Entry<String, Group>> sortedOps = sorted(byOp);
     for (Map.Entry<String, Group> e : sortedOps.subList(0, Math.min(topOps, sortedOps.size()))) {
@@ -470,10 +569,11 @@ public final class StepProfile {
     });
     List<List<String>> rows = new ArrayList<>();
     scopes.forEach((s, v) -> rows.add(List.of(s, Integer.toString(nodes.get(s)[0]), ms(v[0]), ms(v[1]), ms(v[2]),
-        ms(v[0] + v[1] + v[2]), pct(100 * (v[0] + v[1] + v[2]) / kernelMs))));
+        ms(v[0] + v[1] + v[2]), pct(100 * (v[0] + v[1] + v[2]) / kernelMs),
+        String.format(Locale.ROOT, "%.2f", savedMb.getOrDefault(s, 0.0)))));
     rows.sort(Comparator.comparing((List<String> r) -> r.get(0)));
-    sb.append(Reports.table(List.of("scope", "nodes", "forward_ms", "backward_ms", "update_ms", "total_ms", "percent"),
-        rows));
+    sb.append(Reports.table(List.of("scope", "nodes", "forward_ms", "backward_ms", "update_ms", "total_ms", "percent",
+        "saved_mb"), rows));
     sb.append('\n');
     List<List<String>> top = new ArrayList<>();
     for (Map.Entry<String, Group> e : sorted(byNode).subList(0, Math.min(TOP_NODES, byNode.size()))) {
@@ -521,10 +621,10 @@ public final class StepProfile {
   }
 
   private static void row(StringBuilder sb, String kind, String name, String phase, int nodes, double ms,
-      double percent, double gflop, double gflopPerSec) {
+      double percent, double gflop, double gflopPerSec, double savedMb) {
     sb.append(kind).append(',').append(Reports.cell(name)).append(',').append(phase).append(',').append(nodes)
         .append(',').append(num(ms, 4)).append(',').append(num(percent, 2)).append(',').append(num(gflop, 6))
-        .append(',').append(num(gflopPerSec, 2)).append('\n');
+        .append(',').append(num(gflopPerSec, 2)).append(',').append(num(savedMb, 3)).append('\n');
   }
 
   private static String num(double v, int decimals) {

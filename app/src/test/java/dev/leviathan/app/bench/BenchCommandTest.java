@@ -143,7 +143,7 @@ class BenchCommandTest {
     assertEquals(expectedParameters("attention", BenchWorker.VOCAB, 8, 16, 1) - 8 * 16, Long.parseLong(f[5]),
         "parameters without the 8 x 16 position table");
     List<String> profile = Files.readAllLines(work.resolve("p/bench-profile-attention-8.csv"));
-    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s", profile.get(0));
+    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s,saved_mb", profile.get(0));
     assertTrue(profile.stream().anyMatch(l -> l.startsWith("scope,block0/token-mixer,backward,")), profile.toString());
     assertTrue(profile.stream().anyMatch(l -> l.startsWith("scope,optimiser,update,")), profile.toString());
     assertTrue(profile.stream().anyMatch(l -> l.startsWith("op,ApplyAdam,")), profile.toString());

@@ -106,18 +106,50 @@ class StepProfileTest {
   @Test
   void theCsvHasOneRowPerOpTypeAndScopeWithItsMatmulRate() {
     List<String> lines = profile.csv(graphNodes, 1.5).lines().toList();
-    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s", lines.get(0));
+    assertEquals("kind,name,phase,nodes,kernel_ms,percent,gflop,gflop_per_s,saved_mb", lines.get(0));
     long ops = lines.stream().filter(l -> l.startsWith("op,")).count();
     long scopes = lines.stream().filter(l -> l.startsWith("scope,")).count();
     assertEquals(profile.byOp().size(), ops);
     assertEquals(profile.byScope().size(), scopes);
-    assertTrue(lines.contains("step,untraced_step_ms,," + profile.executedNodes() + ",1.5000,,,"), lines.toString());
+    assertTrue(lines.contains("step,untraced_step_ms,," + profile.executedNodes() + ",1.5000,,,,"), lines.toString());
     for (String l : lines) {
-      assertEquals(8, l.split(",", -1).length, l);
+      assertEquals(9, l.split(",", -1).length, l);
     }
     Map.Entry<String, StepProfile.Group> mm = profile.byOp().entrySet().stream()
         .filter(e -> StepProfile.isMatmul(e.getKey())).findFirst().orElseThrow();
     assertTrue(mm.getValue().gflop() > 0, mm.toString());
+  }
+
+  /**
+   * What the backward pass reads is held from the forward pass: at least, per block, the attention weights
+   * ({@code [B, H, T, T]}, read by the product with the values' gradient) and the MLP's hidden pre-activation
+   * ({@code [B*T, 4C]}, read by GELU's gradient), and the weight matrices read for the input gradients; at most,
+   * a few tensors of those sizes per block plus the parameters.
+   */
+  @Test
+  void theTensorsKeptForTheBackwardPassAreCountedPerScope() {
+    Map<String, Double> saved = profile.savedMb();
+    double attention = B * H * T * T * 4 / 1e6;
+    double hidden = B * T * 4 * C * 4 / 1e6;
+    // the weights are read inside their block's scope
+    double mixerWeights = (C * 3 * C + C * C) * 4 / 1e6;
+    double mlpWeights = 2 * C * 4 * C * 4 / 1e6;
+    for (int i = 0; i < LAYERS; i++) {
+      assertTrue(saved.getOrDefault("block" + i + "/token-mixer", 0.0) >= attention + mixerWeights, saved.toString());
+      assertTrue(saved.getOrDefault("block" + i + "/channel-mixer", 0.0) >= hidden + mlpWeights, saved.toString());
+    }
+    double weights = LAYERS * (mixerWeights + mlpWeights);
+    double total = saved.values().stream().mapToDouble(Double::doubleValue).sum();
+    assertEquals(total, profile.totalSavedMb(), 1e-12);
+    // an upper bound: every tensor of a forward block at most a few times [B, T, 4C] or [B, H, T, T]
+    assertTrue(total < LAYERS * 20 * (hidden + attention) + weights * 2 + V * C * 4 / 1e6 * 2, saved.toString());
+    List<String> lines = profile.csv(graphNodes, 1.5).lines().toList();
+    String[] step = lines.stream().filter(l -> l.startsWith("step,saved_mb,")).findFirst().orElseThrow().split(",", -1);
+    assertEquals(total, Double.parseDouble(step[8]), 1e-3);
+    for (String l : lines.stream().filter(l -> l.startsWith("scope,")).toList()) {
+      String[] r = l.split(",", -1);
+      assertEquals(r[2].equals("forward"), !r[8].isEmpty(), l);
+    }
   }
 
   @Test
