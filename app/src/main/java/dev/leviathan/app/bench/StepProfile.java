@@ -143,7 +143,7 @@ public final class StepProfile {
       }
       executed += names.size();
       wall += all.isEmpty() ? 0 : (last - first) / 1e6;
-      savedCount += keptForBackward(defs, all, savedBytes);
+      savedCount += keptForBackward(defs, outputs, savedBytes);
     }
     int n = traces.size();
     Map<String, Double> savedMb = new TreeMap<>();
@@ -162,16 +162,8 @@ public final class StepProfile {
    * counts for. (Addresses alone do not tell tensors apart: a buffer freed during the forward pass is reused.)
    * Returns the number of buffers counted.
    */
-  private static int keptForBackward(Map<String, NodeDef> defs, List<NodeExecStats> executed,
+  private static int keptForBackward(Map<String, NodeDef> defs, Map<String, List<NodeOutput>> outputs,
       Map<String, Double> bytes) {
-    Map<String, long[]> outputs = new HashMap<>();
-    for (NodeExecStats n : executed) {
-      for (NodeOutput o : n.getOutputList()) {
-        org.tensorflow.proto.AllocationDescription a = o.getTensorDescription().getAllocationDescription();
-        long size = a.getAllocatedBytes() > 0 ? a.getAllocatedBytes() : a.getRequestedBytes();
-        outputs.put(n.getNodeName() + ":" + o.getSlot(), new long[] {size, a.getPtr()});
-      }
-    }
     java.util.Set<String> seen = new java.util.HashSet<>();
     int count = 0;
     for (NodeDef d : defs.values()) {
@@ -182,36 +174,44 @@ public final class StepProfile {
         if (in.startsWith("^") || isGradient(source(in))) {
           continue;
         }
-        String key = buffer(tensor(in), defs, outputs);
-        long[] out = outputs.get(key);
-        if (out == null || out[0] <= 0 || !seen.add(key)) {
+        String buffer = buffer(in, defs, outputs);
+        NodeOutput out = output(buffer, outputs);
+        long size = out == null ? 0 : size(out);
+        if (size <= 0 || !seen.add(buffer)) {
           continue;
         }
-        bytes.merge(scope(source(key)).split(" ")[0], (double) out[0], Double::sum);
+        bytes.merge(scope(source(buffer)).split(" ")[0], (double) size, Double::sum);
         count++;
       }
     }
     return count;
   }
 
-  /** {@code node:slot} of an input ({@code node} means slot 0). */
-  private static String tensor(String input) {
-    int colon = input.lastIndexOf(':');
-    return colon > 0 ? input : input + ":0";
+  private static long size(NodeOutput o) {
+    org.tensorflow.proto.AllocationDescription a = o.getTensorDescription().getAllocationDescription();
+    return a.getAllocatedBytes() > 0 ? a.getAllocatedBytes() : a.getRequestedBytes();
   }
 
-  /** The tensor that allocated the buffer of {@code key}: back through inputs with the same address. */
-  private static String buffer(String key, Map<String, NodeDef> defs, Map<String, long[]> outputs) {
+  private static long address(NodeOutput o) {
+    return o.getTensorDescription().getAllocationDescription().getPtr();
+  }
+
+  /**
+   * The tensor ({@code node:slot}) that allocated the buffer of the tensor {@code input} names: back through
+   * inputs with the same address.
+   */
+  private static String buffer(String input, Map<String, NodeDef> defs, Map<String, List<NodeOutput>> outputs) {
+    String key = tensor(input);
     for (int hops = 0; hops < 64; hops++) {
-      long[] out = outputs.get(key);
+      NodeOutput out = output(key, outputs);
       NodeDef def = defs.get(source(key));
-      if (out == null || out[1] == 0 || def == null) {
+      if (out == null || address(out) == 0 || def == null) {
         return key;
       }
       String next = null;
       for (String in : def.getInputList()) {
-        long[] o = in.startsWith("^") ? null : outputs.get(tensor(in));
-        if (o != null && o[1] == out[1]) {
+        NodeOutput o = in.startsWith("^") ? null : output(in, outputs);
+        if (o != null && address(o) == address(out)) {
           next = tensor(in);
           break;
         }
@@ -222,6 +222,12 @@ public final class StepProfile {
       key = next;
     }
     return key;
+  }
+
+  /** {@code node:slot} of an input ({@code node} means slot 0). */
+  private static String tensor(String input) {
+    String name = input.startsWith("^") ? input.substring(1) : input;
+    return name.lastIndexOf(':') > 0 ? name : name + ":0";
   }
 
   /** The shape of a node's first output, {@code 12x64x128}, or {@code -} when the trace has none. */
@@ -305,20 +311,22 @@ public final class StepProfile {
   }
 
   private static TensorShapeProto shapeOf(String input, Map<String, List<NodeOutput>> outputs) {
-    String name = input.startsWith("^") ? input.substring(1) : input;
-    int slot = 0;
-    int colon = name.lastIndexOf(':');
-    if (colon > 0) {
-      slot = Integer.parseInt(name.substring(colon + 1));
-      name = name.substring(0, colon);
-    }
-    List<NodeOutput> outs = outputs.get(name);
+    NodeOutput o = output(input, outputs);
+    return o == null ? null : o.getTensorDescription().getShape();
+  }
+
+  /** What the trace says of the tensor an input ({@code node}, {@code node:slot}) names, or null. */
+  private static NodeOutput output(String input, Map<String, List<NodeOutput>> outputs) {
+    String key = tensor(input);
+    int colon = key.lastIndexOf(':');
+    List<NodeOutput> outs = outputs.get(key.substring(0, colon));
+    int slot = Integer.parseInt(key.substring(colon + 1));
     if (outs == null) {
       return null;
     }
     for (NodeOutput o : outs) {
       if (o.getSlot() == slot) {
-        return o.getTensorDescription().getShape();
+        return o;
       }
     }
     return null;
