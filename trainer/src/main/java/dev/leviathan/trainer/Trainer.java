@@ -175,18 +175,20 @@ public final class Trainer {
    * parameters give; it may pass the position limit, which is expected here and not worth a notice.
    */
   private String closingSample(ResolvedRun resolved, Tokenizer tokenizer, ModelRuntime rt, ClusterTraining cluster) {
-    ScheduleSpec schedule = resolved.spec().schedule();
     if (cluster != null) {
-      return new Sampler(rt, tokenizer).notices(notice -> { }).sample("", schedule.sampleTokens(), 0.8, 0,
-          schedule.seed());
+      return closingSample(resolved.spec().schedule(), tokenizer, rt);
     }
     Map<String, float[]> last = rt.parameters().read(rt.session());
     rt.close();
     try (ModelRuntime inference = ModelRuntime.create(resolved.model(tokenizer.vocabSize()), resolved.spec(), false)) {
       inference.parameters().set(inference.session(), last);
-      return new Sampler(inference, tokenizer).notices(notice -> { }).sample("", schedule.sampleTokens(), 0.8, 0,
-          schedule.seed());
+      return closingSample(resolved.spec().schedule(), tokenizer, inference);
     }
+  }
+
+  private static String closingSample(ScheduleSpec schedule, Tokenizer tokenizer, ModelRuntime runtime) {
+    return new Sampler(runtime, tokenizer).notices(notice -> { }).sample("", schedule.sampleTokens(), 0.8, 0,
+        schedule.seed());
   }
 
   /** A trained model opened from a run directory's checkpoint (for sample, eval, export). */
