@@ -50,6 +50,8 @@ public final class StepProfile {
 
   private static final Pattern GRADIENTS = Pattern.compile("(?i)(^|/)gradients(_\\d+)?/");
   private static final Pattern BLOCK_PART = Pattern.compile("(?:^|/|_)block(\\d+)(?:_\\d+)?/(mix|ffn|norm1|norm2)(?:/|$|_)");
+  /** Ops that read only the shape of their input, not its data. */
+  private static final java.util.Set<String> SHAPE_ONLY = java.util.Set.of("Shape", "ShapeN", "Size", "Rank");
   private static final Pattern BLOCK = Pattern.compile("(?:^|/|_)block(\\d+)(?:_\\d+)?(?:/|$)");
 
   /** Totals of one group of executed nodes (per step). */
@@ -160,6 +162,8 @@ public final class StepProfile {
    * buffer seen through views (a reshape, an identity): a node's output that has the address of one of its
    * inputs is that input's buffer, followed back to the node that allocated it, which is also the scope it
    * counts for. (Addresses alone do not tell tensors apart: a buffer freed during the forward pass is reused.)
+   * Gradient nodes that read only a tensor's shape ({@link #SHAPE_ONLY}) do not count: they are ready as soon
+   * as the tensor exists, run then, during the forward pass, and keep nothing of it.
    * Returns the number of buffers counted.
    */
   private static int keptForBackward(Map<String, NodeDef> defs, Map<String, List<NodeOutput>> outputs,
@@ -167,7 +171,7 @@ public final class StepProfile {
     java.util.Set<String> seen = new java.util.HashSet<>();
     int count = 0;
     for (NodeDef d : defs.values()) {
-      if (!isGradient(d.getName())) {
+      if (!isGradient(d.getName()) || SHAPE_ONLY.contains(d.getOp())) {
         continue;
       }
       for (String in : d.getInputList()) {

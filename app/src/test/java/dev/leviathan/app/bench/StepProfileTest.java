@@ -15,7 +15,15 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.AllocationDescription;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.NodeOutput;
 import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.StepStats;
+import org.tensorflow.proto.TensorDescription;
 
 /** {@link StepProfile} on the real full trace of a tiny attention model's training steps. */
 class StepProfileTest {
@@ -150,6 +158,40 @@ class StepProfileTest {
       String[] r = l.split(",", -1);
       assertEquals(r[2].equals("forward"), !r[8].isEmpty(), l);
     }
+  }
+
+  /**
+   * A gradient node that reads only a tensor's shape runs as soon as the tensor exists and keeps nothing of
+   * it, so that tensor is not kept for the backward pass; one that reads its data keeps it. Two forward
+   * tensors of a block's token mixer: A (4 MB) is read by a gradient {@code Shape} and {@code ShapeN} only,
+   * B (1 MB) also by a gradient {@code Mul}, and C (2 MB) is a view of B (same address): B counts once.
+   */
+  @Test
+  void tensorsReadOnlyForTheirShapeAreNotKeptForTheBackwardPass() {
+    GraphDef.Builder g = GraphDef.newBuilder();
+    StepStats.Builder stats = StepStats.newBuilder();
+    DeviceStepStats.Builder dev = DeviceStepStats.newBuilder().setDevice("/cpu:0");
+    Object[][] nodes = {
+        {"block0/mix/A", "Exp", new String[0], 4_000_000L, 0x1000L},
+        {"block0/mix/B", "Mul", new String[0], 1_000_000L, 0x2000L},
+        {"block0/mix/C", "Reshape", new String[] {"block0/mix/B"}, 1_000_000L, 0x2000L},
+        {"Gradients/Shape_1", "Shape", new String[] {"block0/mix/A"}, 16L, 0x3000L},
+        {"Gradients/ShapeN_2", "ShapeN", new String[] {"block0/mix/A", "block0/mix/B"}, 16L, 0x4000L},
+        {"Gradients/Mul_3", "Mul", new String[] {"block0/mix/C", "Gradients/Shape_1"}, 1_000_000L, 0x5000L},
+    };
+    for (Object[] n : nodes) {
+      g.addNode(NodeDef.newBuilder().setName((String) n[0]).setOp((String) n[1])
+          .addAllInput(List.of((String[]) n[2])));
+      dev.addNodeStats(NodeExecStats.newBuilder().setNodeName((String) n[0]).setAllStartNanos(1).setAllEndRelNanos(1)
+          .addOutput(NodeOutput.newBuilder().setSlot(0).setTensorDescription(TensorDescription.newBuilder()
+              .setAllocationDescription(AllocationDescription.newBuilder()
+                  .setAllocatedBytes((Long) n[3]).setPtr((Long) n[4])))));
+    }
+    RunMetadata md = RunMetadata.newBuilder().addPartitionGraphs(g).setStepStats(stats.addDevStats(dev)).build();
+    StepProfile p = StepProfile.of(List.of(md));
+    assertEquals(Map.of("block0/token-mixer", 1.0), p.savedMb());
+    assertTrue(p.csv(nodes.length, 1).lines().anyMatch(l -> l.equals("step,saved_mb,,1,,,,,1.000")),
+        p.csv(nodes.length, 1));
   }
 
   @Test
