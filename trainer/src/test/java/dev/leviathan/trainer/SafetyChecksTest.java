@@ -44,6 +44,18 @@ class SafetyChecksTest {
       v[v.length - 1] = Float.POSITIVE_INFINITY;
       rt.parameters().set(rt.session(), Map.of(name, v));
       assertFalse(rt.allFinite(), "an infinite parameter element");
+      v[v.length - 1] = Float.NEGATIVE_INFINITY;
+      rt.parameters().set(rt.session(), Map.of(name, v));
+      assertFalse(rt.allFinite(), "a negative infinite parameter element");
+      v[0] = Float.NaN;
+      v[v.length - 1] = 0;
+      rt.parameters().set(rt.session(), Map.of(name, v));
+      assertFalse(rt.allFinite(), "a NaN parameter element");
+      // the largest finite values are finite, however many there are
+      java.util.Arrays.fill(v, Float.MAX_VALUE);
+      rt.parameters().set(rt.session(), Map.of(name, v));
+      assertTrue(rt.allFinite(), "parameters at the largest finite float");
+      v[0] = -Float.MAX_VALUE;
       v[v.length - 1] = 0;
       rt.parameters().set(rt.session(), Map.of(name, v));
       assertTrue(rt.allFinite());
