@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -30,10 +31,10 @@ final class FiniteCheck {
     List<Operand<TFloat32>> each = new ArrayList<>();
     for (Operand<TFloat32> v : variables) {
       int rank = v.shape().numDimensions();
-      Operand<TInt32> axes = allAxes.computeIfAbsent(rank, r -> tf.constant(java.util.stream.IntStream.range(0, r).toArray()));
+      Operand<TInt32> axes = allAxes.computeIfAbsent(rank, r -> tf.constant(IntStream.range(0, r).toArray()));
       each.add(tf.sum(tf.math.mul(v, zero), axes));
     }
-    allFinite = each.isEmpty() ? tf.constant(true) : tf.math.isFinite(each.size() == 1 ? each.get(0) : tf.math.addN(each));
+    allFinite = each.isEmpty() ? tf.constant(true) : tf.math.isFinite(tf.math.addN(each));
   }
 
   /** Whether every element of every variable is finite now. */
