@@ -115,7 +115,7 @@ final class SavedModelExport {
       try (Graph graph = new Graph()) {
         Ops tf = Ops.create(graph);
         ParameterStore params = new ParameterStore(resolved.config().layers());
-        LanguageModel model = new LanguageModel(tf, resolved, params);
+        LanguageModel model = new LanguageModel(tf, resolved, params, true); // portable: TensorFlow's own ops only
         variables = params.all().size();
         List<Signature> signatures = new ArrayList<>(signatures(tf, model));
         generation = GenerationSignatures.build(tf, model);

@@ -58,6 +58,10 @@ class SavedModelExportTest {
       assertEquals("char", assets.get("tokenizer"));
       assertEquals(SavedModelExport.tokens(run.tokenizer()), assets.get("tokens"));
       assertEquals(run.tokenizer().vocabulary(), String.join("", SavedModelExport.tokens(run.tokenizer())));
+      // portable: TensorFlow's own ops only, none of the fused kernels the training graph may use
+      List<String> own = bundle.metaGraphDef().getGraphDef().getNodeList().stream().map(n -> n.getOp())
+          .filter(op -> op.startsWith("Leviathan")).distinct().toList();
+      assertEquals(List.of(), own, mixers);
       List<AssetFileDef> defs = bundle.metaGraphDef().getAssetFileDefList();
       assertEquals(1, defs.size());
       assertEquals("vocab.json", defs.get(0).getFilename());

@@ -45,6 +45,8 @@ public final class LanguageModel {
   private final Ops embeddingOps;
   private final Ops headOps;
   private final boolean causal;
+  /** The graph must run in any TensorFlow: mixers use TensorFlow's own ops only. */
+  private final boolean portable;
 
   /** Which provider built each layer's mixers (recorded with checkpoints). */
   public record LayerRecord(int layer, String role, String mixer, String version, String source, MixerOptions options) {}
@@ -81,7 +83,16 @@ public final class LanguageModel {
    * {@code tf}.
    */
   public LanguageModel(Ops tf, ResolvedModel model, ParameterStore params) {
+    this(tf, model, params, false);
+  }
+
+  /**
+   * As {@link #LanguageModel(Ops, ResolvedModel, ParameterStore)}; {@code portable}: the graph must run in
+   * any TensorFlow (see {@link LayerContext#portable()}), as an exported SavedModel does.
+   */
+  public LanguageModel(Ops tf, ResolvedModel model, ParameterStore params, boolean portable) {
     this.tf = tf;
+    this.portable = portable;
     this.config = model.config();
     this.params = params;
     this.dropout = new Dropout(tf);
@@ -130,7 +141,7 @@ public final class LanguageModel {
 
   private LayerContext context(Ops ops, String scope, int layer) {
     return new MixerContext(ops, config.width(), config.context(), layer, config.layers(),
-        params.scoped(ops, scope), dropout);
+        params.scoped(ops, scope), dropout, portable);
   }
 
   /** Logits {@code [B, T, vocab]} for tokens {@code [B, T]} with {@code T <= context}. */

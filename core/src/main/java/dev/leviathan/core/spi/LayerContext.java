@@ -33,4 +33,12 @@ public interface LayerContext {
    * {@code rate == 0}).
    */
   Operand<TFloat32> dropout(Operand<TFloat32> x, double rate);
+
+  /**
+   * Whether the graph must run in any TensorFlow (an exported SavedModel): then a mixer builds from
+   * TensorFlow's own ops only, never from ops its module loads from a native library of its own.
+   */
+  default boolean portable() {
+    return false;
+  }
 }
