@@ -40,7 +40,8 @@ import org.tensorflow.types.TInt32;
  * only. With {@code E[t, t'] = exp(w[t, t'] - r_t)} (lower-triangular) the sums are evaluated by
  * {@link DyadicMix}: the lower triangle cut into dyadic rectangles, one batched product per level,
  * the same multiply-adds as one lower-triangular {@code T x T} product; cost O(T^2 C) time and
- * O(T^2 + T C log T) memory per sequence.
+ * O(T^2 + T C log T) memory per sequence. Where the fused AFT kernel is loaded ({@link NativeAft}; not in
+ * a portable graph) the same sums are that one op and its gradient instead.
  *
  * <p>Generation keeps the keys and values of every position read (a cache growing by one position
  * per step, {@code [B, t, C]} twice) and computes row t directly; the bias has {@code Tmax} rows, so
@@ -49,6 +50,18 @@ import org.tensorflow.types.TInt32;
 public final class AftFullMixer implements TokenMixerProvider {
   /** Standard deviation of the bias factors U and V. */
   static final double BIAS_STD = 0.01;
+
+  private final boolean graphOnly;
+
+  /** The provider found by the registry: the fused kernel where it is loaded. */
+  public AftFullMixer() {
+    this(false);
+  }
+
+  /** A provider that always builds {@link DyadicMix}'s graph form when {@code graphOnly} (tests compare the two). */
+  AftFullMixer(boolean graphOnly) {
+    this.graphOnly = graphOnly;
+  }
 
   @Override
   public String name() {
@@ -97,7 +110,7 @@ public final class AftFullMixer implements TokenMixerProvider {
     Operand<TFloat32> masked = tf.math.add(w, Layers.causalMask(tf, tf.constant(tmax)));
     Operand<TFloat32> rowMax = tf.stopGradient(tf.max(masked, tf.constant(1), Max.keepDims(true)));
     Operand<TFloat32> expW = tf.math.exp(tf.math.sub(masked, rowMax)); // [Tmax, Tmax]
-    return new Full(tf, c, tmax, wqkv, wo, expW);
+    return new Full(tf, c, tmax, wqkv, wo, expW, !graphOnly && !layer.portable() && NativeAft.loaded());
   }
 
   /** The mixer of one layer: the dyadic evaluation of the class comment, and a growing cache for steps. */
@@ -108,16 +121,17 @@ public final class AftFullMixer implements TokenMixerProvider {
     private final Operand<TFloat32> wqkv;
     private final Operand<TFloat32> wo;
     private final Operand<TFloat32> expW;
+    /** The graph form, or null where the fused kernel computes the sums. */
     private final DyadicMix mix;
 
-    Full(Ops tf, int c, int tmax, Operand<TFloat32> wqkv, Operand<TFloat32> wo, Operand<TFloat32> expW) {
+    Full(Ops tf, int c, int tmax, Operand<TFloat32> wqkv, Operand<TFloat32> wo, Operand<TFloat32> expW, boolean fused) {
       this.tf = tf;
       this.c = c;
       this.tmax = tmax;
       this.wqkv = wqkv;
       this.wo = wo;
       this.expW = expW;
-      this.mix = new DyadicMix(tf, expW, tmax);
+      this.mix = fused ? null : new DyadicMix(tf, expW, tmax);
     }
 
     @Override
@@ -128,7 +142,8 @@ public final class AftFullMixer implements TokenMixerProvider {
     @Override
     public Step prefill(Operand<TFloat32> x) {
       List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-      Operand<TFloat32> ratio = mix.ratio(qkv.get(1), qkv.get(2), tmax);
+      Operand<TFloat32> ratio = mix != null ? mix.ratio(qkv.get(1), qkv.get(2), tmax)
+          : NativeAft.ratio(tf, qkv.get(1), qkv.get(2), expW);
       return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of(qkv.get(1), qkv.get(2)));
     }
 

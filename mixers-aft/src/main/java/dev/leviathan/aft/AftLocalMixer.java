@@ -58,7 +58,8 @@ import org.tensorflow.types.TInt32;
  * further back) mixed by {@link DyadicMix}, the same sums in O(T^2 C) time, whose few large batched
  * products are cheaper than the chunked band at short contexts; past it, and for generation's prefill
  * (whose state is the window's), the banded form above. Both are exact in the same causal scale and
- * tested to agree.
+ * tested to agree. Where the fused AFT kernel is loaded ({@link NativeAft}; not in a portable graph), the
+ * dense form is that one op and its gradient instead of DyadicMix's graph.
  *
  * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
  * before them and the running maximum (constant size, {@code O(s C)} per sequence); the bias rows
@@ -68,8 +69,12 @@ public final class AftLocalMixer implements TokenMixerProvider {
   /** Largest context at which the parallel pass takes the dense form (crossover measured in docs/results.md). */
   static final int DENSE_MAX_CONTEXT = 512;
 
-  /** Which form the parallel pass takes. */
-  enum Form { AUTO, DENSE, BANDED }
+  /**
+   * Which form the parallel pass takes: AUTO chooses by context and by whether the fused kernel is
+   * loaded; DENSE is the dense form in graph ops ({@link DyadicMix}), NATIVE the dense form as the fused
+   * kernel ({@link NativeAft}), BANDED the banded form.
+   */
+  enum Form { AUTO, DENSE, NATIVE, BANDED }
 
   private final Form form;
 
@@ -159,15 +164,21 @@ public final class AftLocalMixer implements TokenMixerProvider {
     Operand<TFloat32> nearRows = tf.reshape(tf.pad(logBand, tf.constant(new int[][] {{0, padRows}, {0, 0}}), tf.constant(0f)),
         tf.constant(new int[] {tmax + padRows, s, 1}));
 
-    boolean dense = form == Form.DENSE || (form == Form.AUTO && tmax <= DENSE_MAX_CONTEXT);
-    DyadicMix mix = dense ? new DyadicMix(tf, denseWeights(tf, band, tmax, s), tmax) : null;
+    Form chosen = form != Form.AUTO ? form
+        : tmax > DENSE_MAX_CONTEXT ? Form.BANDED
+        : NativeAft.loaded() && !layer.portable() ? Form.NATIVE
+        : Form.DENSE;
+    Operand<TFloat32> weights = chosen == Form.BANDED ? null : denseWeights(tf, band, tmax, s);
+    DyadicMix mix = chosen == Form.DENSE ? new DyadicMix(tf, weights, tmax) : null;
 
     return new AftOps.ParallelAndStep() {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
-        if (mix != null && !withState) {
+        if (weights != null && !withState) {
           List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-          return new Step(AftOps.readout(tf, qkv.get(0), mix.ratio(qkv.get(1), qkv.get(2), tmax), wo), List.of());
+          Operand<TFloat32> ratio = mix != null ? mix.ratio(qkv.get(1), qkv.get(2), tmax)
+              : NativeAft.ratio(tf, qkv.get(1), qkv.get(2), weights);
+          return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of());
         }
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);

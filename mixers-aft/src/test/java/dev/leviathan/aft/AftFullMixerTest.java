@@ -17,7 +17,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class AftFullMixerTest {
-  private final AftFullMixer provider = new AftFullMixer();
+  private final AftFullMixer provider = provider();
+
+  /** The registry's provider: the fused kernel where it is loaded. */
+  AftFullMixer provider() {
+    return new AftFullMixer();
+  }
 
   /** The bias matrix of a harness: U V^T, or the full parameter {@code pos_w}. */
   static double[][] bias(MixerHarness h) {

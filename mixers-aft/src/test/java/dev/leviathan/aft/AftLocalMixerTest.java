@@ -19,7 +19,10 @@ import org.junit.jupiter.api.Test;
 class AftLocalMixerTest {
   private final AftLocalMixer provider = new AftLocalMixer(form());
 
-  /** The registry's choice: at these contexts the parallel pass takes the dense form. */
+  /**
+   * The registry's choice: at these contexts the parallel pass takes the dense form, as the fused kernel
+   * where it is loaded.
+   */
   AftLocalMixer.Form form() {
     return AftLocalMixer.Form.AUTO;
   }

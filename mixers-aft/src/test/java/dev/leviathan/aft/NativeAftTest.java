@@ -1,0 +1,174 @@
+package dev.leviathan.aft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The fused AFT kernel ({@link NativeAft}) against the graph form of the same sums ({@link DyadicMix}):
+ * outputs and gradients of keys, values and weights, keys spread far beyond exp's float range,
+ * sequences shorter than the weights, causality bit for bit, and a clear error for bad shapes.
+ */
+class NativeAftTest {
+  /** Set by the build where it compiles the kernel: then it must load. */
+  private static final boolean EXPECTED = Boolean.getBoolean("leviathan.native-kernels.expected");
+
+  @Test
+  void isLoadedWhereTheBuildCompiledIt() {
+    assumeTrue(EXPECTED || NativeAft.loaded(), "the build compiled no fused kernel here (no C compiler)");
+    assertTrue(NativeAft.loaded(), "fused AFT kernel not loaded: " + NativeAft.availability().reason());
+  }
+
+  @Test
+  void sumsAndGradientsEqualTheGraphForm() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(11);
+    int[][] cases = {{3, 13, 16, 5}, {2, 16, 16, 8}, {1, 1, 4, 3}, {2, 7, 7, 17}};
+    for (int[] k : cases) {
+      Data d = Data.random(rnd, k[0], k[1], k[2], k[3], 1.0);
+      compare(d, 2e-5, 2e-4);
+      // keys spread over about 300 nats, far beyond exp's float range
+      Data wide = Data.random(rnd, k[0], k[1], k[2], k[3], 60.0);
+      compare(wide, 2e-5, 2e-4);
+    }
+  }
+
+  @Test
+  void isCausalBitForBit() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(12);
+    Data d = Data.random(rnd, 2, 12, 12, 6, 3.0);
+    float[] base = run(d, true).get(0);
+    for (int cut = 0; cut < d.t - 1; cut++) {
+      Data changed = d.copy();
+      for (int b = 0; b < d.b; b++) {
+        for (int t = cut + 1; t < d.t; t++) {
+          for (int c = 0; c < d.c; c++) {
+            // later keys far above every earlier one: a new running maximum
+            changed.k[(b * d.t + t) * d.c + c] = (float) (rnd.nextGaussian() * 3 + 40);
+            changed.v[(b * d.t + t) * d.c + c] = (float) rnd.nextGaussian();
+          }
+        }
+      }
+      float[] y = run(changed, true).get(0);
+      for (int b = 0; b < d.b; b++) {
+        for (int t = 0; t <= cut; t++) {
+          for (int c = 0; c < d.c; c++) {
+            int i = (b * d.t + t) * d.c + c;
+            assertEquals(Float.floatToIntBits(base[i]), Float.floatToIntBits(y[i]),
+                "output at position " + t + " changed when inputs after position " + cut + " changed");
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void rejectsWeightsShorterThanTheSequence() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Data d = Data.random(new Random(13), 1, 6, 4, 2, 1.0);
+    TFInvalidArgumentException e = assertThrows(TFInvalidArgumentException.class, () -> run(d, true));
+    assertTrue(e.getMessage().contains("weights must be [N, N] with N >= time"), e.getMessage());
+  }
+
+  private static void compare(Data d, double valueTolerance, double gradientTolerance) {
+    List<float[]> fused = run(d, true);
+    List<float[]> graph = run(d, false);
+    String[] names = {"output", "keys' gradient", "values' gradient", "weights' gradient"};
+    for (int i = 0; i < names.length; i++) {
+      assertClose(graph.get(i), fused.get(i), i == 0 ? valueTolerance : gradientTolerance,
+          names[i] + " of " + d.b + "x" + d.t + "x" + d.c + " (weights " + d.n + ")");
+    }
+  }
+
+  private static void assertClose(float[] expected, float[] actual, double tolerance, String what) {
+    assertEquals(expected.length, actual.length, what);
+    for (int i = 0; i < expected.length; i++) {
+      assertTrue(Float.isFinite(actual[i]), what + " at " + i + ": " + actual[i]);
+      double scale = Math.max(1.0, Math.abs(expected[i]));
+      assertTrue(Math.abs(expected[i] - actual[i]) <= tolerance * scale,
+          what + " at " + i + ": expected " + expected[i] + " but was " + actual[i]);
+    }
+  }
+
+  /** Output y and the gradients of sum(y ⊙ r) for keys, values and weights, by the fused or the graph form. */
+  private static List<float[]> run(Data d, boolean fused) {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> e = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(d.n, d.n)));
+      Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Operand<TFloat32> y = fused ? NativeAft.ratio(tf, k, v, e) : new DyadicMix(tf, e, d.n).ratio(k, v, d.n);
+      Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
+      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {k.asOutput(), v.asOutput(), e.asOutput()});
+      try (TFloat32 kt = tensor(d.k, d.b, d.t, d.c); TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
+          TFloat32 et = TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false));
+          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
+          Result res = s.runner().feed(k, kt).feed(v, vt).feed(e, et).feed(r, rt).fetch(y).fetch(grads[0])
+              .fetch(grads[1]).fetch(grads[2]).run()) {
+        List<float[]> out = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+          out.add(values((TFloat32) res.get(i)));
+        }
+        return out;
+      }
+    }
+  }
+
+  private static TFloat32 tensor(float[] x, int b, int t, int c) {
+    return TFloat32.tensorOf(Shape.of(b, t, c), DataBuffers.of(x, true, false));
+  }
+
+  private static float[] values(Tensor t) {
+    float[] out = new float[(int) t.shape().size()];
+    ((TFloat32) t).copyTo(DataBuffers.of(out, false, false));
+    return out;
+  }
+
+  /** Keys, values, upstream gradient {@code [b, t, c]} and lower-triangular weights {@code [n, n]}. */
+  private record Data(int b, int t, int n, int c, float[] k, float[] v, float[] e, float[] r) {
+    static Data random(Random rnd, int b, int t, int n, int c, double keyStd) {
+      float[] k = new float[b * t * c];
+      float[] v = new float[b * t * c];
+      float[] r = new float[b * t * c];
+      for (int i = 0; i < k.length; i++) {
+        k[i] = (float) (rnd.nextGaussian() * keyStd);
+        v[i] = (float) rnd.nextGaussian();
+        r[i] = (float) rnd.nextGaussian();
+      }
+      float[] e = new float[n * n];
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j <= i; j++) {
+          // entries in (0, 1], the diagonal 1 (as exp(w - rowmax) has somewhere); with keys of unit spread also
+          // a few exact zeros (with wide keys a row whose only large key has weight 0 sums to 0 / 0 in both forms)
+          boolean zero = keyStd <= 1 && rnd.nextInt(7) == 0;
+          e[i * n + j] = i == j ? 1f : zero ? 0f : (float) Math.exp(-3 * rnd.nextDouble());
+        }
+      }
+      return new Data(b, t, n, c, k, v, e, r);
+    }
+
+    Data copy() {
+      return new Data(b, t, n, c, k.clone(), v.clone(), e.clone(), r.clone());
+    }
+  }
+}
