@@ -18,6 +18,14 @@
  *   dk_t'     = sum_{t >= t'} a (g_t v_t' + h_t)
  *   de[t,t']  = sum_{b, c} exp(k_t' - m_t) (g_t v_t' + h_t)
  *
+ * LeviathanAftScan(k [B,T,C], v [B,T,C]) -> (y, den) and LeviathanAftScanGrad(k, v, y, den, dy, dden)
+ * -> (dk, dv): the same sums with every weight e[t,t'] = 1 (aft-simple), in O(T C) as a scan,
+ *
+ *   m_t = max(m_{t-1}, k_t),  S_t = exp(m_{t-1} - m_t) S_{t-1} + exp(k_t - m_t) [v_t; 1],
+ *
+ * and its gradient as a scan backwards, R_t = g_t + exp(m_t - m_{t+1}) R_{t+1} (likewise for h):
+ * dv_t = exp(k_t - m_t) R_t, dk_t = exp(k_t - m_t) (v_t R_t + H_t).
+ *
  * Row t reads positions t' <= t only and its arithmetic does not depend on T, so outputs are
  * causal bit for bit. Every exp has an argument <= 0 (k_t' <= m_t), so any finite keys give finite
  * sums. Inputs are expected finite (the library is built with -ffast-math for vectorised exp).
@@ -28,10 +36,12 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The parts of TensorFlow's C API this library uses (opaque types and the signatures of
  * tensorflow/c/c_api.h, tf_tensor.h, tf_status.h, kernels.h and ops.h). */
@@ -154,6 +164,58 @@ static void mix_sequence_grad(const float* restrict k, const float* restrict v, 
   }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scan_sequence(const float* restrict k, const float* restrict v, int t_len, int c_len,
+                          float* restrict y, float* restrict den, float* restrict m, float* restrict num) {
+  for (int c = 0; c < c_len; c++) {
+    m[c] = k[c];
+    num[c] = v[c];
+    den[c] = 1.f;
+    y[c] = v[c];
+  }
+  for (int t = 1; t < t_len; t++) {
+    const float* kt = k + (size_t) t * c_len;
+    const float* vt = v + (size_t) t * c_len;
+    const float* prev = den + (size_t) (t - 1) * c_len;
+    float* dt = den + (size_t) t * c_len;
+    float* yt = y + (size_t) t * c_len;
+    for (int c = 0; c < c_len; c++) {
+      const float mn = kt[c] > m[c] ? kt[c] : m[c];
+      const float s = expf(m[c] - mn);
+      const float a = expf(kt[c] - mn);
+      num[c] = num[c] * s + a * vt[c];
+      dt[c] = prev[c] * s + a;
+      yt[c] = num[c] / dt[c];
+      m[c] = mn;
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scan_sequence_grad(const float* restrict k, const float* restrict v, const float* restrict y,
+                               const float* restrict den, const float* restrict dy, const float* restrict dden,
+                               int t_len, int c_len, float* restrict dk, float* restrict dv, float* restrict m,
+                               float* restrict r, float* restrict h) {
+  running_max(k, t_len, c_len, m);
+  /* f_t = exp(m_t - m_{t+1}), 0 past the last position (r and h start at 0) */
+  for (int t = t_len - 1; t >= 0; t--) {
+    const size_t o = (size_t) t * c_len;
+    const float* mn = t + 1 < t_len ? m + o + c_len : m + o;
+    const float last = t + 1 < t_len ? 1.f : 0.f;
+    for (int c = 0; c < c_len; c++) {
+      const float g = dy[o + c] / den[o + c];
+      const float hh = dden[o + c] - g * y[o + c];
+      /* R_t = g_t + exp(m_t - m_{t+1}) R_{t+1}; likewise H */
+      const float f = last * expf(m[o + c] - mn[c]);
+      r[c] = g + f * r[c];
+      h[c] = hh + f * h[c];
+      const float p = expf(k[o + c] - m[o + c]);
+      dv[o + c] = p * r[c];
+      dk[o + c] = p * (v[o + c] * r[c] + h[c]);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Kernels.
  */
@@ -186,7 +248,7 @@ static void release(TF_Tensor** tensors, int count) {
   }
 }
 
-/* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T. */
+/* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T (input `weights`, none if < 0). */
 static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences, int count,
                   int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
   TF_Tensor* k = in[0];
@@ -204,6 +266,10 @@ static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, co
       return 0;
     }
   }
+  if (weights < 0) {
+    *n = 0;
+    return 1;
+  }
   TF_Tensor* e = in[weights];
   if (tf.NumDims(e) != 2 || tf.Dim(e, 0) != tf.Dim(e, 1) || tf.Dim(e, 0) < *t) {
     fail(ctx, status, TF_INVALID_ARGUMENT, "LeviathanAftMix: weights must be [N, N] with N >= time");
@@ -213,12 +279,124 @@ static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, co
   return 1;
 }
 
+/* One call's work: the sequences [first, last) of a batch, split over threads. */
+typedef struct {
+  const float* in[7];
+  float* out[3];
+  int64_t t, n, c;
+  int64_t first, last;
+  float* scratch;     /* per worker */
+  float* weights_out; /* per worker: its share of de (the gradient only) */
+} Work;
+
+static void* mix_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    mix_sequence(w->in[0] + i * step, w->in[1] + i * step, w->in[2], (int) w->t, (int) w->n, (int) w->c,
+                 w->out[0] + i * step, w->out[1] + i * step, w->scratch, w->scratch + step);
+  }
+  return NULL;
+}
+
+static void* mix_grad_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    size_t o = i * step;
+    mix_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2], w->in[3] + o, w->in[4] + o, w->in[5] + o, w->in[6] + o,
+                      (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch,
+                      w->scratch + step, w->scratch + 2 * step);
+  }
+  return NULL;
+}
+
+static void* scan_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    scan_sequence(w->in[0] + i * step, w->in[1] + i * step, (int) w->t, (int) w->c, w->out[0] + i * step,
+                  w->out[1] + i * step, w->scratch, w->scratch + w->c);
+  }
+  return NULL;
+}
+
+static void* scan_grad_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    size_t o = i * step;
+    memset(w->scratch + step, 0, sizeof(float) * 2 * (size_t) w->c);
+    scan_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2] + o, w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
+                       (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step,
+                       w->scratch + step + w->c);
+  }
+  return NULL;
+}
+
+/* Threads for a batch of b sequences: one per core (or LEVIATHAN_KERNEL_THREADS), at most one per sequence. */
+static int threads_for(int64_t b) {
+  const char* setting = getenv("LEVIATHAN_KERNEL_THREADS");
+  long cores = setting != NULL && atol(setting) > 0 ? atol(setting) : sysconf(_SC_NPROCESSORS_ONLN);
+  int n = cores < 1 ? 1 : cores > 64 ? 64 : (int) cores;
+  return b < n ? (int) (b < 1 ? 1 : b) : n;
+}
+
+/*
+ * Runs fn over the batch in `workers` contiguous parts (part 0 in the calling thread), each with
+ * `scratch_floats` of scratch (at most max_workers parts) and, when `weights` > 0, its own zeroed weight gradient of that many
+ * floats (part 0's is out[2]); the parts' weight gradients are summed into out[2] in part order.
+ * 0 when memory ran out.
+ */
+static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_floats, size_t weights, int max_workers) {
+  int workers = threads_for(b);
+  workers = workers > max_workers ? max_workers : workers;
+  Work parts[64];
+  pthread_t ids[64];
+  int started[64] = {0};
+  int ok = 1;
+  for (int i = 0; i < workers; i++) {
+    parts[i] = *base;
+    parts[i].first = b * i / workers;
+    parts[i].last = b * (i + 1) / workers;
+    parts[i].scratch = malloc(sizeof(float) * scratch_floats);
+    parts[i].weights_out = weights == 0 ? NULL : i == 0 ? base->out[2] : calloc(weights, sizeof(float));
+    if (parts[i].scratch == NULL || (weights > 0 && parts[i].weights_out == NULL)) {
+      ok = 0;
+    }
+  }
+  if (ok) {
+    for (int i = 1; i < workers; i++) {
+      started[i] = pthread_create(&ids[i], NULL, fn, &parts[i]) == 0;
+    }
+    fn(&parts[0]);
+    for (int i = 1; i < workers; i++) {
+      if (started[i]) {
+        pthread_join(ids[i], NULL);
+      } else {
+        fn(&parts[i]); /* no thread: this part here */
+      }
+    }
+    for (int i = 1; i < workers && weights > 0; i++) {
+      for (size_t j = 0; j < weights; j++) {
+        base->out[2][j] += parts[i].weights_out[j];
+      }
+    }
+  }
+  for (int i = 0; i < workers; i++) {
+    free(parts[i].scratch);
+    if (i > 0 && weights > 0) {
+      free(parts[i].weights_out);
+    }
+  }
+  return ok;
+}
+
 static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
   (void) kernel;
   TF_Status* status = tf.NewStatus();
   TF_Tensor* in[3];
   TF_Tensor* out[2] = {NULL, NULL};
-  float* scratch = NULL;
   int64_t b, t, c, n;
   static const int sequences[] = {1};
   if (!inputs(ctx, status, in, 3) || !shapes(ctx, status, in, sequences, 1, 2, &b, &t, &c, &n)) {
@@ -233,23 +411,16 @@ static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
       goto done;
     }
   }
-  scratch = malloc(sizeof(float) * (size_t) ((t + 1) * c));
-  if (scratch == NULL) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMix: out of memory");
-    goto done;
+  Work work = {.t = t, .n = n, .c = c};
+  for (int i = 0; i < 3; i++) {
+    work.in[i] = tf.TensorData(in[i]);
   }
-  const float* k = tf.TensorData(in[0]);
-  const float* v = tf.TensorData(in[1]);
-  const float* e = tf.TensorData(in[2]);
-  float* y = tf.TensorData(out[0]);
-  float* den = tf.TensorData(out[1]);
-  size_t step = (size_t) (t * c);
-  for (int64_t i = 0; i < b; i++) {
-    mix_sequence(k + i * step, v + i * step, e, (int) t, (int) n, (int) c, y + i * step, den + i * step, scratch,
-                 scratch + (size_t) (t * c));
+  work.out[0] = tf.TensorData(out[0]);
+  work.out[1] = tf.TensorData(out[1]);
+  if (!run_parts(&work, mix_work, b, (size_t) ((t + 1) * c), 0, 64)) {
+    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMix: out of memory");
   }
 done:
-  free(scratch);
   release(in, 3);
   release(out, 2);
   tf.DeleteStatus(status);
@@ -260,7 +431,6 @@ static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Status* status = tf.NewStatus();
   TF_Tensor* in[7];
   TF_Tensor* out[3] = {NULL, NULL, NULL};
-  float* scratch = NULL;
   int64_t b, t, c, n;
   static const int sequences[] = {1, 3, 4, 5, 6};
   if (!inputs(ctx, status, in, 7) || !shapes(ctx, status, in, sequences, 5, 2, &b, &t, &c, &n)) {
@@ -277,31 +447,90 @@ static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
       goto done;
     }
   }
-  scratch = malloc(sizeof(float) * (size_t) (3 * t * c));
-  if (scratch == NULL) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMixGrad: out of memory");
-    goto done;
-  }
-  float* dk = tf.TensorData(out[0]);
-  float* dv = tf.TensorData(out[1]);
-  float* de = tf.TensorData(out[2]);
-  memset(dk, 0, bytes);
-  memset(dv, 0, bytes);
-  memset(de, 0, sizeof(float) * (size_t) (n * n));
-  const float* x[7];
+  Work work = {.t = t, .n = n, .c = c};
   for (int i = 0; i < 7; i++) {
-    x[i] = tf.TensorData(in[i]);
+    work.in[i] = tf.TensorData(in[i]);
   }
-  size_t step = (size_t) (t * c);
-  for (int64_t i = 0; i < b; i++) {
-    size_t o = i * step;
-    mix_sequence_grad(x[0] + o, x[1] + o, x[2], x[3] + o, x[4] + o, x[5] + o, x[6] + o, (int) t, (int) n, (int) c,
-                      dk + o, dv + o, de, scratch, scratch + step, scratch + 2 * step);
+  for (int i = 0; i < 3; i++) {
+    work.out[i] = tf.TensorData(out[i]);
+  }
+  memset(work.out[0], 0, bytes);
+  memset(work.out[1], 0, bytes);
+  memset(work.out[2], 0, sizeof(float) * (size_t) (n * n));
+  if (!run_parts(&work, mix_grad_work, b, (size_t) (3 * t * c), (size_t) (n * n), 64)) {
+    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMixGrad: out of memory");
   }
 done:
-  free(scratch);
   release(in, 7);
   release(out, 3);
+  tf.DeleteStatus(status);
+}
+
+/* The scans: O(T C) per call, one thread (a thread would cost about as much as the work). */
+static void scan_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  TF_Status* status = tf.NewStatus();
+  TF_Tensor* in[2];
+  TF_Tensor* out[2] = {NULL, NULL};
+  int64_t b, t, c, n;
+  static const int sequences[] = {1};
+  if (!inputs(ctx, status, in, 2) || !shapes(ctx, status, in, sequences, 1, -1, &b, &t, &c, &n)) {
+    goto done;
+  }
+  int64_t dims[3] = {b, t, c};
+  size_t bytes = sizeof(float) * (size_t) (b * t * c);
+  for (int i = 0; i < 2; i++) {
+    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status);
+    if (tf.GetCode(status) != TF_OK) {
+      tf.OpKernelContext_Failure(ctx, status);
+      goto done;
+    }
+  }
+  Work work = {.t = t, .n = 0, .c = c};
+  work.in[0] = tf.TensorData(in[0]);
+  work.in[1] = tf.TensorData(in[1]);
+  work.out[0] = tf.TensorData(out[0]);
+  work.out[1] = tf.TensorData(out[1]);
+  if (t > 0 && !run_parts(&work, scan_work, b, (size_t) (2 * c), 0, 1)) {
+    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftScan: out of memory");
+  }
+done:
+  release(in, 2);
+  release(out, 2);
+  tf.DeleteStatus(status);
+}
+
+static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  TF_Status* status = tf.NewStatus();
+  TF_Tensor* in[6];
+  TF_Tensor* out[2] = {NULL, NULL};
+  int64_t b, t, c, n;
+  static const int sequences[] = {1, 2, 3, 4, 5};
+  if (!inputs(ctx, status, in, 6) || !shapes(ctx, status, in, sequences, 5, -1, &b, &t, &c, &n)) {
+    goto done;
+  }
+  int64_t dims[3] = {b, t, c};
+  size_t bytes = sizeof(float) * (size_t) (b * t * c);
+  for (int i = 0; i < 2; i++) {
+    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status);
+    if (tf.GetCode(status) != TF_OK) {
+      tf.OpKernelContext_Failure(ctx, status);
+      goto done;
+    }
+  }
+  Work work = {.t = t, .n = 0, .c = c};
+  for (int i = 0; i < 6; i++) {
+    work.in[i] = tf.TensorData(in[i]);
+  }
+  work.out[0] = tf.TensorData(out[0]);
+  work.out[1] = tf.TensorData(out[1]);
+  if (t > 0 && !run_parts(&work, scan_grad_work, b, (size_t) ((t + 2) * c), 0, 1)) {
+    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftScanGrad: out of memory");
+  }
+done:
+  release(in, 6);
+  release(out, 2);
   tf.DeleteStatus(status);
 }
 
@@ -329,6 +558,11 @@ static void mix_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
 static void mix_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   static const int from[] = {0, 1, 2};
   same_shapes(ctx, status, from, 3);
+}
+
+static void scan_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  static const int from[] = {0, 1};
+  same_shapes(ctx, status, from, 2);
 }
 
 static int lookup(void* library) {
@@ -399,6 +633,16 @@ __attribute__((constructor)) static void register_kernels(void) {
   static const char* const grad_out[] = {"dk: float", "dv: float", "de: float"};
   if (tf.GetCode(status) == TF_OK) {
     define("LeviathanAftMixGrad", grad_in, 7, grad_out, 3, mix_grad_shapes, mix_grad_compute, status);
+  }
+  static const char* const scan_in[] = {"k: float", "v: float"};
+  if (tf.GetCode(status) == TF_OK) {
+    define("LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_compute, status);
+  }
+  static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "den: float", "dy: float",
+                                             "dden: float"};
+  static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
+  if (tf.GetCode(status) == TF_OK) {
+    define("LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_compute, status);
   }
   if (tf.GetCode(status) != TF_OK) {
     fprintf(stderr, "leviathan-aft: registering the AFT kernels failed\n");

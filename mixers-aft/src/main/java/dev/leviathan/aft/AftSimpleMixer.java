@@ -29,9 +29,23 @@ import org.tensorflow.types.TInt32;
  * Hillis-Steele scan of their recurrence ({@link AftOps#prefixScan}, channels last): O(T C log T) time,
  * any finite keys. Generation carries the two
  * sums and {@code m} per channel ({@code [B, 2, C]} and {@code [B, 1, C]}, constant size):
- * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t; 1]}.
+ * {@code m' = max(m, k_t)}, {@code S' = exp(m - m') S + exp(k_t - m') [v_t; 1]}. Where the fused AFT
+ * kernels are loaded ({@link NativeAft}; not in a portable graph) the parallel pass is that recurrence as
+ * one op, O(T C), and its gradient one more.
  */
 public final class AftSimpleMixer implements TokenMixerProvider {
+  private final boolean graphOnly;
+
+  /** The provider found by the registry: the fused scan where it is loaded. */
+  public AftSimpleMixer() {
+    this(false);
+  }
+
+  /** A provider that always builds the graph form when {@code graphOnly} (tests compare the two). */
+  AftSimpleMixer(boolean graphOnly) {
+    this.graphOnly = graphOnly;
+  }
+
   @Override
   public String name() {
     return "aft-simple";
@@ -63,10 +77,14 @@ public final class AftSimpleMixer implements TokenMixerProvider {
     Ops tf = layer.tf();
     var wqkv = layer.params().matrix("w_qkv", c, 3L * c);
     var wo = layer.params().outputMatrix("w_o", c, c);
+    boolean fused = !graphOnly && !layer.portable() && NativeAft.loaded();
     return new AftOps.ParallelAndStep() {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
+        if (fused && !withState) {
+          return new Step(AftOps.readout(tf, qkv.get(0), NativeAft.scanRatio(tf, qkv.get(1), qkv.get(2)), wo), List.of());
+        }
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
             AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]
         Operand<TFloat32> y = readout(qkv.get(0), prefix.sums());

@@ -17,8 +17,9 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 
 /**
- * The fused CPU kernel of the AFT sums ({@code src/main/c/leviathan_aft.c}): one op for what
- * {@link DyadicMix} builds from a few hundred graph nodes per layer, and one for its gradient.
+ * The fused CPU kernels of the AFT sums ({@code src/main/c/leviathan_aft.c}), each one op and one for its
+ * gradient: {@value #OP} for what {@link DyadicMix} builds from a few hundred graph nodes per layer, and
+ * {@value #SCAN_OP} for aft-simple's running sums ({@link AftOps#prefixScan}), in O(T C).
  *
  * <p>The library is compiled by the build when a C compiler is present (Linux x86-64) and shipped in
  * this module's jar; TensorFlow loads it the first time a mixer asks for it. Without it, or with
@@ -29,6 +30,8 @@ import org.tensorflow.types.TFloat32;
 final class NativeAft {
   static final String OP = "LeviathanAftMix";
   static final String GRAD_OP = "LeviathanAftMixGrad";
+  static final String SCAN_OP = "LeviathanAftScan";
+  static final String SCAN_GRAD_OP = "LeviathanAftScanGrad";
   static final String RESOURCE = "/dev/leviathan/aft/native/linux-x86_64/libleviathan-aft.so";
 
   private static final Availability AVAILABILITY = load();
@@ -51,14 +54,33 @@ final class NativeAft {
    * the lower-triangular weights {@code e [N, N]} ({@code N >= T}, entries in {@code [0, 1]}), {@code [B, T, C]}.
    */
   static Operand<TFloat32> ratio(Ops tf, Operand<TFloat32> keys, Operand<TFloat32> values, Operand<TFloat32> e) {
+    return fused(tf, OP, "AftMix", keys, values, e);
+  }
+
+  /**
+   * {@code num / den} of the running sums {@code sum_{t' <= t} exp(k_t' - m_t) [v_t'; 1]} (aft-simple, every
+   * weight 1) of keys and values {@code [B, T, C]}, {@code [B, T, C]}.
+   */
+  static Operand<TFloat32> scanRatio(Ops tf, Operand<TFloat32> keys, Operand<TFloat32> values) {
+    return fused(tf, SCAN_OP, "AftScan", keys, values);
+  }
+
+  /**
+   * Output 0 of the fused op, reshaped to the keys' run-time shape as the graph forms' outputs are (with a
+   * fully static shape TensorFlow's oneDNN rewrite picks other kernels downstream, whose rows are no longer
+   * bit for bit independent of later positions).
+   */
+  @SafeVarargs
+  private static Operand<TFloat32> fused(Ops tf, String type, String name, Operand<TFloat32>... inputs) {
     if (!AVAILABILITY.loaded()) {
       throw new IllegalStateException("the native AFT kernels are not loaded: " + AVAILABILITY.reason());
     }
-    OperationBuilder b = tf.scope().opBuilder(OP, "AftMix");
-    b.addInput(keys.asOutput());
-    b.addInput(values.asOutput());
-    b.addInput(e.asOutput());
+    OperationBuilder b = tf.scope().opBuilder(type, name);
+    for (Operand<TFloat32> in : inputs) {
+      b.addInput(in.asOutput());
+    }
     Operand<TFloat32> y = b.build().output(0);
+    Operand<TFloat32> keys = inputs[0];
     return tf.reshape(y, Layers.withLastDim(tf, keys, (int) keys.shape().size(-1)));
   }
 
@@ -82,18 +104,23 @@ final class NativeAft {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return new Availability(false, "TensorFlow could not load it: " + e.getMessage());
     }
-    TensorFlow.registerCustomGradient(OP, NativeAft::gradient);
+    TensorFlow.registerCustomGradient(OP, (tf, op, grads) -> gradient(tf, op, grads, GRAD_OP, 3));
+    TensorFlow.registerCustomGradient(SCAN_OP, (tf, op, grads) -> gradient(tf, op, grads, SCAN_GRAD_OP, 2));
     return new Availability(true, "loaded");
   }
 
+  /**
+   * The gradient of a fused op with {@code n} inputs and outputs (y, den): its gradient op of the inputs, the
+   * outputs and the gradients arriving at them (zeros where none arrives), one gradient per input.
+   */
   @SuppressWarnings("unchecked")
-  private static List<Operand<?>> gradient(Ops tf, GraphOperation op, List<Output<?>> grads) {
+  private static List<Operand<?>> gradient(Ops tf, GraphOperation op, List<Output<?>> grads, String gradOp, int n) {
     Output<TFloat32> y = op.output(0);
     Output<TFloat32> den = op.output(1);
     Operand<TFloat32> dy = grads.get(0) != null ? (Operand<TFloat32>) grads.get(0) : tf.zerosLike(y);
     Operand<TFloat32> dden = grads.size() > 1 && grads.get(1) != null ? (Operand<TFloat32>) grads.get(1) : tf.zerosLike(den);
-    OperationBuilder b = tf.scope().opBuilder(GRAD_OP, "AftMixGrad");
-    for (int i = 0; i < 3; i++) {
+    OperationBuilder b = tf.scope().opBuilder(gradOp, gradOp);
+    for (int i = 0; i < n; i++) {
       b.addInput(op.input(i));
     }
     b.addInput(y);
@@ -101,6 +128,10 @@ final class NativeAft {
     b.addInput(dy.asOutput());
     b.addInput(dden.asOutput());
     GraphOperation g = (GraphOperation) b.build();
-    return List.of(g.output(0), g.output(1), g.output(2));
+    List<Operand<?>> out = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(g.output(i));
+    }
+    return out;
   }
 }

@@ -16,7 +16,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class AftSimpleMixerTest {
-  private final AftSimpleMixer provider = new AftSimpleMixer();
+  private final AftSimpleMixer provider = provider();
+
+  /** The registry's provider: the fused scan where it is loaded. */
+  AftSimpleMixer provider() {
+    return new AftSimpleMixer();
+  }
 
   private static float[][][] reference(MixerHarness h, float[][][] x) {
     Map<String, float[]> p = h.parameters();

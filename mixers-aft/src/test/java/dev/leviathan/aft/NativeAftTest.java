@@ -23,9 +23,10 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /**
- * The fused AFT kernel ({@link NativeAft}) against the graph form of the same sums ({@link DyadicMix}):
- * outputs and gradients of keys, values and weights, keys spread far beyond exp's float range,
- * sequences shorter than the weights, causality bit for bit, and a clear error for bad shapes.
+ * The fused AFT kernels ({@link NativeAft}) against the graph forms of the same sums ({@link DyadicMix},
+ * {@link AftOps#prefixScan}): outputs and gradients of keys, values and weights, keys spread far beyond
+ * exp's float range, sequences shorter than the weights, causality bit for bit, and a clear error for
+ * bad shapes.
  */
 class NativeAftTest {
   /** Set by the build where it compiles the kernel: then it must load. */
@@ -52,30 +53,69 @@ class NativeAftTest {
   }
 
   @Test
+  void scanSumsAndGradientsEqualTheGraphForm() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(14);
+    int[][] cases = {{3, 13, 5}, {2, 64, 16}, {1, 1, 3}, {2, 7, 17}};
+    for (int[] k : cases) {
+      for (double keyStd : new double[] {1.0, 60.0}) {
+        Data d = Data.random(rnd, k[0], k[1], k[1], k[2], keyStd);
+        List<float[]> fused = runScan(d, true);
+        List<float[]> graph = runScan(d, false);
+        String[] names = {"output", "keys' gradient", "values' gradient"};
+        for (int i = 0; i < names.length; i++) {
+          assertClose(graph.get(i), fused.get(i), i == 0 ? 2e-5 : 2e-4,
+              "scan " + names[i] + " of " + d.b + "x" + d.t + "x" + d.c + " (keys' spread " + keyStd + ")");
+        }
+      }
+    }
+  }
+
+  @Test
+  void scanIsCausalBitForBit() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(15);
+    Data d = Data.random(rnd, 2, 12, 12, 6, 3.0);
+    float[] base = runScan(d, true).get(0);
+    for (int cut = 0; cut < d.t - 1; cut++) {
+      float[] y = runScan(laterChanged(d, cut, rnd), true).get(0);
+      assertSamePrefix(d, base, y, cut);
+    }
+  }
+
+  @Test
   void isCausalBitForBit() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
     Random rnd = new Random(12);
     Data d = Data.random(rnd, 2, 12, 12, 6, 3.0);
     float[] base = run(d, true).get(0);
     for (int cut = 0; cut < d.t - 1; cut++) {
-      Data changed = d.copy();
-      for (int b = 0; b < d.b; b++) {
-        for (int t = cut + 1; t < d.t; t++) {
-          for (int c = 0; c < d.c; c++) {
-            // later keys far above every earlier one: a new running maximum
-            changed.k[(b * d.t + t) * d.c + c] = (float) (rnd.nextGaussian() * 3 + 40);
-            changed.v[(b * d.t + t) * d.c + c] = (float) rnd.nextGaussian();
-          }
+      float[] y = run(laterChanged(d, cut, rnd), true).get(0);
+      assertSamePrefix(d, base, y, cut);
+    }
+  }
+
+  /** {@code d} with new keys and values after position {@code cut}: keys far above every earlier one. */
+  private static Data laterChanged(Data d, int cut, Random rnd) {
+    Data changed = d.copy();
+    for (int b = 0; b < d.b; b++) {
+      for (int t = cut + 1; t < d.t; t++) {
+        for (int c = 0; c < d.c; c++) {
+          changed.k[(b * d.t + t) * d.c + c] = (float) (rnd.nextGaussian() * 3 + 40);
+          changed.v[(b * d.t + t) * d.c + c] = (float) rnd.nextGaussian();
         }
       }
-      float[] y = run(changed, true).get(0);
-      for (int b = 0; b < d.b; b++) {
-        for (int t = 0; t <= cut; t++) {
-          for (int c = 0; c < d.c; c++) {
-            int i = (b * d.t + t) * d.c + c;
-            assertEquals(Float.floatToIntBits(base[i]), Float.floatToIntBits(y[i]),
-                "output at position " + t + " changed when inputs after position " + cut + " changed");
-          }
+    }
+    return changed;
+  }
+
+  private static void assertSamePrefix(Data d, float[] base, float[] y, int cut) {
+    for (int b = 0; b < d.b; b++) {
+      for (int t = 0; t <= cut; t++) {
+        for (int c = 0; c < d.c; c++) {
+          int i = (b * d.t + t) * d.c + c;
+          assertEquals(Float.floatToIntBits(base[i]), Float.floatToIntBits(y[i]),
+              "output at position " + t + " changed when inputs after position " + cut + " changed");
         }
       }
     }
@@ -127,6 +167,34 @@ class NativeAftTest {
               .fetch(grads[1]).fetch(grads[2]).run()) {
         List<float[]> out = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
+          out.add(values((TFloat32) res.get(i)));
+        }
+        return out;
+      }
+    }
+  }
+
+  /** Output y and the gradients of sum(y ⊙ r) for keys and values, by the fused scan or the graph's prefix scan. */
+  private static List<float[]> runScan(Data d, boolean fused) {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Operand<TFloat32> y;
+      if (fused) {
+        y = NativeAft.scanRatio(tf, k, v);
+      } else {
+        AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, k, 1, d.c), AftOps.splitLast(tf, v, 1, d.c), d.n);
+        y = tf.reshape(AftOps.ratio(tf, prefix.sums(), 1, -2), tf.shape(k));
+      }
+      Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
+      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {k.asOutput(), v.asOutput()});
+      try (TFloat32 kt = tensor(d.k, d.b, d.t, d.c); TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
+          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
+          Result res = s.runner().feed(k, kt).feed(v, vt).feed(r, rt).fetch(y).fetch(grads[0]).fetch(grads[1]).run()) {
+        List<float[]> out = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
           out.add(values((TFloat32) res.get(i)));
         }
         return out;
