@@ -82,11 +82,22 @@ static struct {
   void (*DeleteTensor)(TF_Tensor*);
 } tf;
 
+/*
+ * The arithmetic is written once (the *_body functions, always inlined) and compiled twice: for AVX2 with
+ * FMA, whose vector exp glibc's libmvec provides, and for any x86-64; init() picks one by the CPU.
+ * (AVX-512 variants measured slower at these sizes.)
+ */
+#define VARIANTS(name, params, args)                                           \
+  __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; } \
+  static void name##_generic params { name##_body args; }                      \
+  static void(*name) params = name##_generic;
+
 /* ---------------------------------------------------------------------------------------------
  * Arithmetic, one sequence (batch entry) at a time. Channels are the innermost, vectorised loop.
  */
 
-static void running_max(const float* k, int t_len, int c_len, float* m) {
+#define INLINE static inline __attribute__((always_inline))
+INLINE void running_max(const float* k, int t_len, int c_len, float* m) {
   memcpy(m, k, sizeof(float) * (size_t) c_len);
   for (int t = 1; t < t_len; t++) {
     const float* prev = m + (size_t) (t - 1) * c_len;
@@ -98,18 +109,87 @@ static void running_max(const float* k, int t_len, int c_len, float* m) {
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void mix_sequence(const float* restrict k, const float* restrict v, const float* restrict e, int t_len,
-                         int n, int c_len, float* restrict y, float* restrict den, float* restrict m,
-                         float* restrict num) {
+/*
+ * Columns are taken in blocks of L positions (L from N, so a row's arithmetic does not depend on T). A row
+ * t reads the blocks before its own through their block maxima M_J <= m_t:
+ *
+ *   exp(k_u - m_t) = exp(k_u - M_J) exp(M_J - m_t),  both factors <= 1,
+ *
+ * one exp per (u, c) and one per (t, J, c), the rest multiply-adds; inside its own block, exactly
+ * exp(k_u - m_t) for u <= t. (Terms that underflow are below 1e-38 of the largest key's term: the
+ * graph form's dyadic rectangles scale by block maxima the same way.)
+ */
+static int block_length(int n) {
+  int l = 8;
+  while (l * l < n) {
+    l *= 2;
+  }
+  return l;
+}
+
+/* Per column u: p = exp(k_u - M_J), pv = p v_u; per block J: M_J [blocks, C]. */
+INLINE void block_terms(const float* restrict k, const float* restrict v, int t_len, int c_len, int l,
+                        float* restrict block_max, float* restrict p, float* restrict pv) {
+  for (int j = 0; j * l < t_len; j++) {
+    int end = (j + 1) * l < t_len ? (j + 1) * l : t_len;
+    float* mj = block_max + (size_t) j * c_len;
+    memcpy(mj, k + (size_t) j * l * c_len, sizeof(float) * (size_t) c_len);
+    for (int u = j * l + 1; u < end; u++) {
+      const float* ku = k + (size_t) u * c_len;
+      for (int c = 0; c < c_len; c++) {
+        mj[c] = ku[c] > mj[c] ? ku[c] : mj[c];
+      }
+    }
+    for (int u = j * l; u < end; u++) {
+      const size_t o = (size_t) u * c_len;
+      for (int c = 0; c < c_len; c++) {
+        p[o + c] = expf(k[o + c] - mj[c]);
+        pv[o + c] = p[o + c] * v[o + c];
+      }
+    }
+  }
+}
+
+/* scratch: m [T, C], p [T, C], pv [T, C], block maxima [T, C], two rows [C] */
+INLINE void mix_sequence_body(const float* restrict k, const float* restrict v, const float* restrict e, int t_len,
+                         int n, int c_len, float* restrict y, float* restrict den, float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* restrict m = scratch;
+  float* restrict p = scratch + size;
+  float* restrict pv = scratch + 2 * size;
+  float* restrict block_max = scratch + 3 * size;
+  float* restrict num = scratch + 4 * size;
+  float* restrict acc_n = num + c_len;
+  float* restrict acc_d = acc_n + c_len;
+  const int l = block_length(n);
   running_max(k, t_len, c_len, m);
+  block_terms(k, v, t_len, c_len, l, block_max, p, pv);
   for (int t = 0; t < t_len; t++) {
     const float* mt = m + (size_t) t * c_len;
     const float* et = e + (size_t) t * n;
     float* dt = den + (size_t) t * c_len;
     memset(num, 0, sizeof(float) * (size_t) c_len);
     memset(dt, 0, sizeof(float) * (size_t) c_len);
-    for (int u = 0; u <= t; u++) {
+    const int own = t / l;
+    for (int j = 0; j < own; j++) {
+      memset(acc_n, 0, sizeof(float) * 2 * (size_t) c_len);
+      for (int u = j * l; u < (j + 1) * l; u++) {
+        const float w = et[u];
+        const float* pu = p + (size_t) u * c_len;
+        const float* pvu = pv + (size_t) u * c_len;
+        for (int c = 0; c < c_len; c++) {
+          acc_n[c] += w * pvu[c];
+          acc_d[c] += w * pu[c];
+        }
+      }
+      const float* mj = block_max + (size_t) j * c_len;
+      for (int c = 0; c < c_len; c++) {
+        const float scale = expf(mj[c] - mt[c]);
+        num[c] += scale * acc_n[c];
+        dt[c] += scale * acc_d[c];
+      }
+    }
+    for (int u = own * l; u <= t; u++) {
       const float w = et[u];
       const float* ku = k + (size_t) u * c_len;
       const float* vu = v + (size_t) u * c_len;
@@ -126,46 +206,88 @@ static void mix_sequence(const float* restrict k, const float* restrict v, const
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void mix_sequence_grad(const float* restrict k, const float* restrict v, const float* restrict e,
+/* scratch: m, p, pv, block maxima, g, h, a, b, f, f2 [T, C] each */
+INLINE void mix_sequence_grad_body(const float* restrict k, const float* restrict v, const float* restrict e,
                               const float* restrict y, const float* restrict den, const float* restrict dy,
                               const float* restrict dden, int t_len, int n, int c_len, float* restrict dk,
-                              float* restrict dv, float* restrict de, float* restrict m, float* restrict g,
-                              float* restrict h) {
+                              float* restrict dv, float* restrict de, float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* restrict m = scratch;
+  float* restrict p = scratch + size;
+  float* restrict pv = scratch + 2 * size;
+  float* restrict block_max = scratch + 3 * size;
+  float* restrict g = scratch + 4 * size;
+  float* restrict h = scratch + 5 * size;
+  float* restrict acc_a = scratch + 6 * size;
+  float* restrict acc_b = scratch + 7 * size;
+  float* restrict f = scratch + 8 * size;
+  float* restrict f2 = scratch + 9 * size;
+  const int l = block_length(n);
   running_max(k, t_len, c_len, m);
-  size_t size = (size_t) t_len * c_len;
+  block_terms(k, v, t_len, c_len, l, block_max, p, pv);
+  memset(acc_a, 0, sizeof(float) * 2 * size);
   for (size_t i = 0; i < size; i++) {
     g[i] = dy[i] / den[i];
     h[i] = dden[i] - g[i] * y[i];
   }
+  /* the blocks before each row: column block by column block, every later row's scaled g and h first */
+  const int blocks = (t_len + l - 1) / l;
+  for (int j = 0; j + 1 < blocks; j++) {
+    const float* mj = block_max + (size_t) j * c_len;
+    for (int t = (j + 1) * l; t < t_len; t++) {
+      const size_t o = (size_t) t * c_len;
+      for (int c = 0; c < c_len; c++) {
+        const float scale = expf(mj[c] - m[o + c]);
+        f[o + c] = scale * g[o + c];
+        f2[o + c] = scale * h[o + c];
+      }
+    }
+    for (int u = j * l; u < (j + 1) * l; u++) {
+      const size_t ou = (size_t) u * c_len;
+      float* restrict a = acc_a + ou;
+      float* restrict b = acc_b + ou;
+      for (int t = (j + 1) * l; t < t_len; t++) {
+        const float w = e[(size_t) t * n + u];
+        const size_t o = (size_t) t * c_len;
+        float dot = 0.f;
+        for (int c = 0; c < c_len; c++) {
+          a[c] += w * f[o + c];
+          b[c] += w * f2[o + c];
+          dot += pv[ou + c] * f[o + c] + p[ou + c] * f2[o + c];
+        }
+        de[(size_t) t * n + u] += dot;
+      }
+    }
+  }
+  /* each row's own block, exactly */
   for (int t = 0; t < t_len; t++) {
     const float* mt = m + (size_t) t * c_len;
     const float* gt = g + (size_t) t * c_len;
     const float* ht = h + (size_t) t * c_len;
     const float* et = e + (size_t) t * n;
     float* det = de + (size_t) t * n;
-    for (int u = 0; u <= t; u++) {
+    for (int u = (t / l) * l; u <= t; u++) {
       const float w = et[u];
-      const float* ku = k + (size_t) u * c_len;
-      const float* vu = v + (size_t) u * c_len;
-      float* dku = dk + (size_t) u * c_len;
-      float* dvu = dv + (size_t) u * c_len;
-      float acc = 0.f;
+      const size_t o = (size_t) u * c_len;
+      float dot = 0.f;
       for (int c = 0; c < c_len; c++) {
-        const float p = expf(ku[c] - mt[c]);
-        const float q = gt[c] * vu[c] + ht[c];
-        const float a = w * p;
-        dvu[c] += a * gt[c];
-        dku[c] += a * q;
-        acc += p * q;
+        const float pu = expf(k[o + c] - mt[c]);
+        const float q = gt[c] * v[o + c] + ht[c];
+        const float a = w * pu;
+        dv[o + c] += a * gt[c];
+        dk[o + c] += a * q;
+        dot += pu * q;
       }
-      det[u] += acc;
+      det[u] += dot;
     }
+  }
+  for (size_t i = 0; i < size; i++) {
+    dv[i] += p[i] * acc_a[i];
+    dk[i] += p[i] * (v[i] * acc_a[i] + acc_b[i]);
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void scan_sequence(const float* restrict k, const float* restrict v, int t_len, int c_len,
+INLINE void scan_sequence_body(const float* restrict k, const float* restrict v, int t_len, int c_len,
                           float* restrict y, float* restrict den, float* restrict m, float* restrict num) {
   for (int c = 0; c < c_len; c++) {
     m[c] = k[c];
@@ -191,8 +313,7 @@ static void scan_sequence(const float* restrict k, const float* restrict v, int 
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void scan_sequence_grad(const float* restrict k, const float* restrict v, const float* restrict y,
+INLINE void scan_sequence_grad_body(const float* restrict k, const float* restrict v, const float* restrict y,
                                const float* restrict den, const float* restrict dy, const float* restrict dden,
                                int t_len, int c_len, float* restrict dk, float* restrict dv, float* restrict m,
                                float* restrict r, float* restrict h) {
@@ -213,6 +334,35 @@ static void scan_sequence_grad(const float* restrict k, const float* restrict v,
       dv[o + c] = p * r[c];
       dk[o + c] = p * (v[o + c] * r[c] + h[c]);
     }
+  }
+}
+
+VARIANTS(mix_sequence,
+         (const float* restrict k, const float* restrict v, const float* restrict e, int t_len, int n, int c_len,
+          float* restrict y, float* restrict den, float* restrict scratch),
+         (k, v, e, t_len, n, c_len, y, den, scratch))
+VARIANTS(mix_sequence_grad,
+         (const float* restrict k, const float* restrict v, const float* restrict e, const float* restrict y,
+          const float* restrict den, const float* restrict dy, const float* restrict dden, int t_len, int n,
+          int c_len, float* restrict dk, float* restrict dv, float* restrict de, float* restrict scratch),
+         (k, v, e, y, den, dy, dden, t_len, n, c_len, dk, dv, de, scratch))
+VARIANTS(scan_sequence,
+         (const float* restrict k, const float* restrict v, int t_len, int c_len, float* restrict y,
+          float* restrict den, float* restrict m, float* restrict num),
+         (k, v, t_len, c_len, y, den, m, num))
+VARIANTS(scan_sequence_grad,
+         (const float* restrict k, const float* restrict v, const float* restrict y, const float* restrict den,
+          const float* restrict dy, const float* restrict dden, int t_len, int c_len, float* restrict dk,
+          float* restrict dv, float* restrict m, float* restrict r, float* restrict h),
+         (k, v, y, den, dy, dden, t_len, c_len, dk, dv, m, r, h))
+
+static void choose_variants(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    mix_sequence = mix_sequence_avx2;
+    mix_sequence_grad = mix_sequence_grad_avx2;
+    scan_sequence = scan_sequence_avx2;
+    scan_sequence_grad = scan_sequence_grad_avx2;
   }
 }
 
@@ -294,7 +444,7 @@ static void* mix_work(void* arg) {
   size_t step = (size_t) (w->t * w->c);
   for (int64_t i = w->first; i < w->last; i++) {
     mix_sequence(w->in[0] + i * step, w->in[1] + i * step, w->in[2], (int) w->t, (int) w->n, (int) w->c,
-                 w->out[0] + i * step, w->out[1] + i * step, w->scratch, w->scratch + step);
+                 w->out[0] + i * step, w->out[1] + i * step, w->scratch);
   }
   return NULL;
 }
@@ -305,8 +455,7 @@ static void* mix_grad_work(void* arg) {
   for (int64_t i = w->first; i < w->last; i++) {
     size_t o = i * step;
     mix_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2], w->in[3] + o, w->in[4] + o, w->in[5] + o, w->in[6] + o,
-                      (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch,
-                      w->scratch + step, w->scratch + 2 * step);
+                      (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch);
   }
   return NULL;
 }
@@ -343,12 +492,13 @@ static int threads_for(int64_t b) {
 }
 
 /*
- * Runs fn over the batch in `workers` contiguous parts (part 0 in the calling thread), each with
- * `scratch_floats` of scratch (at most max_workers parts) and, when `weights` > 0, its own zeroed weight gradient of that many
- * floats (part 0's is out[2]); the parts' weight gradients are summed into out[2] in part order.
+ * Runs fn over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the calling
+ * thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight gradient of
+ * that many floats (part 0's is out[2]); the parts' weight gradients are summed into out[2] in part order.
  * 0 when memory ran out.
  */
-static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_floats, size_t weights, int max_workers) {
+static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_floats, size_t weights,
+                     int max_workers) {
   int workers = threads_for(b);
   workers = workers > max_workers ? max_workers : workers;
   Work parts[64];
@@ -417,7 +567,7 @@ static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
   }
   work.out[0] = tf.TensorData(out[0]);
   work.out[1] = tf.TensorData(out[1]);
-  if (!run_parts(&work, mix_work, b, (size_t) ((t + 1) * c), 0, 64)) {
+  if (!run_parts(&work, mix_work, b, (size_t) ((4 * t + 3) * c), 0, 64)) {
     fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMix: out of memory");
   }
 done:
@@ -457,7 +607,7 @@ static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
   memset(work.out[0], 0, bytes);
   memset(work.out[1], 0, bytes);
   memset(work.out[2], 0, sizeof(float) * (size_t) (n * n));
-  if (!run_parts(&work, mix_grad_work, b, (size_t) (3 * t * c), (size_t) (n * n), 64)) {
+  if (!run_parts(&work, mix_grad_work, b, (size_t) (10 * t * c), (size_t) (n * n), 64)) {
     fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMixGrad: out of memory");
   }
 done:
@@ -618,12 +768,14 @@ static void define(const char* name, const char* const* in, int inputs, const ch
 __attribute__((constructor)) static void register_kernels(void) {
   void* library = dlopen("libtensorflow_framework.so.2", RTLD_NOW | RTLD_NOLOAD);
   if (library == NULL) {
-    fprintf(stderr, "leviathan-aft: load this library through TensorFlow (libtensorflow_framework.so.2 is not loaded)\n");
+    fprintf(stderr, "leviathan-aft: load this library through TensorFlow"
+                    " (libtensorflow_framework.so.2 is not loaded)\n");
     return;
   }
   if (!lookup(library)) {
     return;
   }
+  choose_variants();
   TF_Status* status = tf.NewStatus();
   static const char* const mix_in[] = {"k: float", "v: float", "e: float"};
   static const char* const mix_out[] = {"y: float", "den: float"};

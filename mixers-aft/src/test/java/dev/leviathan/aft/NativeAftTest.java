@@ -42,7 +42,7 @@ class NativeAftTest {
   void sumsAndGradientsEqualTheGraphForm() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
     Random rnd = new Random(11);
-    int[][] cases = {{3, 13, 16, 5}, {2, 16, 16, 8}, {1, 1, 4, 3}, {2, 7, 7, 17}};
+    int[][] cases = {{3, 13, 16, 5}, {2, 16, 16, 8}, {1, 1, 4, 3}, {2, 7, 7, 17}, {2, 37, 40, 6}};
     for (int[] k : cases) {
       Data d = Data.random(rnd, k[0], k[1], k[2], k[3], 1.0);
       compare(d, 2e-5, 2e-4);
