@@ -40,8 +40,8 @@ import org.tensorflow.types.TInt32;
  * only. With {@code E[t, t'] = exp(w[t, t'] - r_t)} (lower-triangular) the sums are evaluated by
  * {@link DyadicMix}: the lower triangle cut into dyadic rectangles, one batched product per level,
  * the same multiply-adds as one lower-triangular {@code T x T} product; cost O(T^2 C) time and
- * O(T^2 + T C log T) memory per sequence. Where the fused AFT kernel is loaded ({@link NativeAft}; not in
- * a portable graph) the same sums are that one op and its gradient instead.
+ * O(T^2 + T C log T) memory per sequence. Up to {@link NativeAft#MIX_MAX_CONTEXT}, where the fused AFT
+ * kernel is loaded (not in a portable graph), the same sums are that one op and its gradient instead.
  *
  * <p>Generation keeps the keys and values of every position read (a cache growing by one position
  * per step, {@code [B, t, C]} twice) and computes row t directly; the bias has {@code Tmax} rows, so
@@ -110,7 +110,8 @@ public final class AftFullMixer implements TokenMixerProvider {
     Operand<TFloat32> masked = tf.math.add(w, Layers.causalMask(tf, tf.constant(tmax)));
     Operand<TFloat32> rowMax = tf.stopGradient(tf.max(masked, tf.constant(1), Max.keepDims(true)));
     Operand<TFloat32> expW = tf.math.exp(tf.math.sub(masked, rowMax)); // [Tmax, Tmax]
-    return new Full(tf, c, tmax, wqkv, wo, expW, !graphOnly && !layer.portable() && NativeAft.loaded());
+    boolean fused = !graphOnly && tmax <= NativeAft.MIX_MAX_CONTEXT && !layer.portable() && NativeAft.loaded();
+    return new Full(tf, c, tmax, wqkv, wo, expW, fused);
   }
 
   /** The mixer of one layer: the dyadic evaluation of the class comment, and a growing cache for steps. */

@@ -58,8 +58,8 @@ import org.tensorflow.types.TInt32;
  * further back) mixed by {@link DyadicMix}, the same sums in O(T^2 C) time, whose few large batched
  * products are cheaper than the chunked band at short contexts; past it, and for generation's prefill
  * (whose state is the window's), the banded form above. Both are exact in the same causal scale and
- * tested to agree. Where the fused AFT kernel is loaded ({@link NativeAft}; not in a portable graph), the
- * dense form is that one op and its gradient instead of DyadicMix's graph.
+ * tested to agree. Up to {@link NativeAft#MIX_MAX_CONTEXT}, where the fused AFT kernel is loaded (not in a
+ * portable graph), the dense form is that one op and its gradient instead of DyadicMix's graph.
  *
  * <p>Generation carries the keys and value terms of the last s positions, the sums of every position
  * before them and the running maximum (constant size, {@code O(s C)} per sequence); the bias rows
@@ -166,7 +166,7 @@ public final class AftLocalMixer implements TokenMixerProvider {
 
     Form chosen = form != Form.AUTO ? form
         : tmax > DENSE_MAX_CONTEXT ? Form.BANDED
-        : NativeAft.loaded() && !layer.portable() ? Form.NATIVE
+        : tmax <= NativeAft.MIX_MAX_CONTEXT && NativeAft.loaded() && !layer.portable() ? Form.NATIVE
         : Form.DENSE;
     Operand<TFloat32> weights = chosen == Form.BANDED ? null : denseWeights(tf, band, tmax, s);
     DyadicMix mix = chosen == Form.DENSE ? new DyadicMix(tf, weights, tmax) : null;

@@ -34,6 +34,13 @@ final class NativeAft {
   static final String SCAN_GRAD_OP = "LeviathanAftScanGrad";
   static final String RESOURCE = "/dev/leviathan/aft/native/linux-x86_64/libleviathan-aft.so";
 
+  /**
+   * Largest context at which the mixers take the fused {@value #OP}: its work grows as T^2 C on one thread
+   * per sequence, and past this the graph forms' matrix products are faster (measured in docs/results.md).
+   * The scan is O(T C) and taken at every context.
+   */
+  static final int MIX_MAX_CONTEXT = 256;
+
   private static final Availability AVAILABILITY = load();
 
   /** Whether the kernels are loaded, and if not, why. */
