@@ -107,7 +107,10 @@ final class NativeAft {
       Path file = Files.createTempFile("leviathan-aft", ".so");
       file.toFile().deleteOnExit();
       Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-      TensorFlow.loadLibrary(file.toString());
+      List<String> ops = TensorFlow.loadLibrary(file.toString()).getOpList().stream().map(op -> op.getName()).toList();
+      if (!ops.containsAll(List.of(OP, GRAD_OP, SCAN_OP, SCAN_GRAD_OP))) {
+        return new Availability(false, "the library registered " + ops + " only (see its message on standard error)");
+      }
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return new Availability(false, "TensorFlow could not load it: " + e.getMessage());
     }
@@ -125,7 +128,8 @@ final class NativeAft {
     Output<TFloat32> y = op.output(0);
     Output<TFloat32> den = op.output(1);
     Operand<TFloat32> dy = grads.get(0) != null ? (Operand<TFloat32>) grads.get(0) : tf.zerosLike(y);
-    Operand<TFloat32> dden = grads.size() > 1 && grads.get(1) != null ? (Operand<TFloat32>) grads.get(1) : tf.zerosLike(den);
+    Operand<TFloat32> dden = grads.size() > 1 && grads.get(1) != null
+        ? (Operand<TFloat32>) grads.get(1) : tf.zerosLike(den);
     OperationBuilder b = tf.scope().opBuilder(gradOp, gradOp);
     for (int i = 0; i < n; i++) {
       b.addInput(op.input(i));
