@@ -399,11 +399,13 @@ static void release(TF_Tensor** tensors, int count) {
 }
 
 /* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T (input `weights`, none if < 0). */
-static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences, int count,
-                  int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
+static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences,
+                  int count, int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
+  char message[160];
   TF_Tensor* k = in[0];
   if (tf.NumDims(k) != 3) {
-    fail(ctx, status, TF_INVALID_ARGUMENT, "LeviathanAftMix: keys must be [batch, time, channels]");
+    snprintf(message, sizeof message, "%s: keys must be [batch, time, channels]", name);
+    fail(ctx, status, TF_INVALID_ARGUMENT, message);
     return 0;
   }
   *b = tf.Dim(k, 0);
@@ -412,7 +414,8 @@ static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, co
   for (int i = 0; i < count; i++) {
     TF_Tensor* x = in[sequences[i]];
     if (tf.NumDims(x) != 3 || tf.Dim(x, 0) != *b || tf.Dim(x, 1) != *t || tf.Dim(x, 2) != *c) {
-      fail(ctx, status, TF_INVALID_ARGUMENT, "LeviathanAftMix: every sequence input must have the keys' shape");
+      snprintf(message, sizeof message, "%s: every sequence input must have the keys' shape", name);
+      fail(ctx, status, TF_INVALID_ARGUMENT, message);
       return 0;
     }
   }
@@ -422,7 +425,8 @@ static int shapes(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, co
   }
   TF_Tensor* e = in[weights];
   if (tf.NumDims(e) != 2 || tf.Dim(e, 0) != tf.Dim(e, 1) || tf.Dim(e, 0) < *t) {
-    fail(ctx, status, TF_INVALID_ARGUMENT, "LeviathanAftMix: weights must be [N, N] with N >= time");
+    snprintf(message, sizeof message, "%s: weights must be [N, N] with N >= time", name);
+    fail(ctx, status, TF_INVALID_ARGUMENT, message);
     return 0;
   }
   *n = tf.Dim(e, 0);
@@ -542,146 +546,87 @@ static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_f
   return ok;
 }
 
-static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  TF_Status* status = tf.NewStatus();
-  TF_Tensor* in[3];
-  TF_Tensor* out[2] = {NULL, NULL};
-  int64_t b, t, c, n;
-  static const int sequences[] = {1};
-  if (!inputs(ctx, status, in, 3) || !shapes(ctx, status, in, sequences, 1, 2, &b, &t, &c, &n)) {
-    goto done;
-  }
-  int64_t dims[3] = {b, t, c};
-  size_t bytes = sizeof(float) * (size_t) (b * t * c);
-  for (int i = 0; i < 2; i++) {
-    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status);
-    if (tf.GetCode(status) != TF_OK) {
-      tf.OpKernelContext_Failure(ctx, status);
-      goto done;
-    }
-  }
-  Work work = {.t = t, .n = n, .c = c};
-  for (int i = 0; i < 3; i++) {
-    work.in[i] = tf.TensorData(in[i]);
-  }
-  work.out[0] = tf.TensorData(out[0]);
-  work.out[1] = tf.TensorData(out[1]);
-  if (!run_parts(&work, mix_work, b, (size_t) ((4 * t + 3) * c), 0, 64)) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMix: out of memory");
-  }
-done:
-  release(in, 3);
-  release(out, 2);
-  tf.DeleteStatus(status);
-}
+/* What one of the four ops reads and writes, and how its work is split. */
+typedef struct {
+  const char* name;
+  int inputs;                  /* all float; input 0 is the keys [B,T,C] */
+  const int* sequences;        /* further inputs of the keys' shape */
+  int sequence_count;
+  int weights;                 /* the input e [N,N], or -1 */
+  int outputs;                 /* [B,T,C] each, but for a last [N,N] output when weights_out */
+  int weights_out;             /* the last output is the weights' gradient, summed over the parts */
+  void* (*work)(void*);
+  size_t scratch_rows;         /* scratch per part: scratch_rows * T + extra_rows rows of C floats */
+  size_t extra_rows;
+  int max_workers;
+} Spec;
 
-static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
+static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
   TF_Status* status = tf.NewStatus();
   TF_Tensor* in[7];
   TF_Tensor* out[3] = {NULL, NULL, NULL};
   int64_t b, t, c, n;
-  static const int sequences[] = {1, 3, 4, 5, 6};
-  if (!inputs(ctx, status, in, 7) || !shapes(ctx, status, in, sequences, 5, 2, &b, &t, &c, &n)) {
+  if (!inputs(ctx, status, in, spec->inputs)
+      || !shapes(spec->name, ctx, status, in, spec->sequences, spec->sequence_count, spec->weights, &b, &t, &c,
+                 &n)) {
     goto done;
   }
   int64_t dims[3] = {b, t, c};
   int64_t weight_dims[2] = {n, n};
-  size_t bytes = sizeof(float) * (size_t) (b * t * c);
-  for (int i = 0; i < 3; i++) {
-    out[i] = i < 2 ? tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status)
-                   : tf.AllocateOutput(ctx, i, TF_FLOAT, weight_dims, 2, sizeof(float) * (size_t) (n * n), status);
+  Work work = {.t = t, .n = n, .c = c};
+  for (int i = 0; i < spec->outputs; i++) {
+    int weights = spec->weights_out && i == spec->outputs - 1;
+    size_t bytes = sizeof(float) * (size_t) (weights ? n * n : b * t * c);
+    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, weights ? weight_dims : dims, weights ? 2 : 3, bytes, status);
     if (tf.GetCode(status) != TF_OK) {
       tf.OpKernelContext_Failure(ctx, status);
       goto done;
     }
+    work.out[i] = tf.TensorData(out[i]);
+    memset(work.out[i], 0, bytes);
   }
-  Work work = {.t = t, .n = n, .c = c};
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < spec->inputs; i++) {
     work.in[i] = tf.TensorData(in[i]);
   }
-  for (int i = 0; i < 3; i++) {
-    work.out[i] = tf.TensorData(out[i]);
-  }
-  memset(work.out[0], 0, bytes);
-  memset(work.out[1], 0, bytes);
-  memset(work.out[2], 0, sizeof(float) * (size_t) (n * n));
-  if (!run_parts(&work, mix_grad_work, b, (size_t) (10 * t * c), (size_t) (n * n), 64)) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftMixGrad: out of memory");
+  size_t scratch = (spec->scratch_rows * (size_t) t + spec->extra_rows) * (size_t) c;
+  if (t > 0 && !run_parts(&work, spec->work, b, scratch, spec->weights_out ? (size_t) (n * n) : 0, spec->max_workers)) {
+    char message[128];
+    snprintf(message, sizeof message, "%s: out of memory", spec->name);
+    fail(ctx, status, TF_RESOURCE_EXHAUSTED, message);
   }
 done:
-  release(in, 7);
-  release(out, 3);
+  release(in, spec->inputs);
+  release(out, spec->outputs);
   tf.DeleteStatus(status);
 }
 
-/* The scans: O(T C) per call, one thread (a thread would cost about as much as the work). */
+/* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
+static const int mix_sequences[] = {1};
+static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
+static const int scan_grad_sequences[] = {1, 2, 3, 4, 5};
+static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_work, 4, 3, 64};
+static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_work, 10, 0, 64};
+static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_work, 0, 2, 1};
+static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_work, 1, 2, 1};
+
+static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute(&MIX, ctx);
+}
+
+static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute(&MIX_GRAD, ctx);
+}
+
 static void scan_compute(void* kernel, TF_OpKernelContext* ctx) {
   (void) kernel;
-  TF_Status* status = tf.NewStatus();
-  TF_Tensor* in[2];
-  TF_Tensor* out[2] = {NULL, NULL};
-  int64_t b, t, c, n;
-  static const int sequences[] = {1};
-  if (!inputs(ctx, status, in, 2) || !shapes(ctx, status, in, sequences, 1, -1, &b, &t, &c, &n)) {
-    goto done;
-  }
-  int64_t dims[3] = {b, t, c};
-  size_t bytes = sizeof(float) * (size_t) (b * t * c);
-  for (int i = 0; i < 2; i++) {
-    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status);
-    if (tf.GetCode(status) != TF_OK) {
-      tf.OpKernelContext_Failure(ctx, status);
-      goto done;
-    }
-  }
-  Work work = {.t = t, .n = 0, .c = c};
-  work.in[0] = tf.TensorData(in[0]);
-  work.in[1] = tf.TensorData(in[1]);
-  work.out[0] = tf.TensorData(out[0]);
-  work.out[1] = tf.TensorData(out[1]);
-  if (t > 0 && !run_parts(&work, scan_work, b, (size_t) (2 * c), 0, 1)) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftScan: out of memory");
-  }
-done:
-  release(in, 2);
-  release(out, 2);
-  tf.DeleteStatus(status);
+  compute(&SCAN, ctx);
 }
 
 static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
   (void) kernel;
-  TF_Status* status = tf.NewStatus();
-  TF_Tensor* in[6];
-  TF_Tensor* out[2] = {NULL, NULL};
-  int64_t b, t, c, n;
-  static const int sequences[] = {1, 2, 3, 4, 5};
-  if (!inputs(ctx, status, in, 6) || !shapes(ctx, status, in, sequences, 5, -1, &b, &t, &c, &n)) {
-    goto done;
-  }
-  int64_t dims[3] = {b, t, c};
-  size_t bytes = sizeof(float) * (size_t) (b * t * c);
-  for (int i = 0; i < 2; i++) {
-    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, dims, 3, bytes, status);
-    if (tf.GetCode(status) != TF_OK) {
-      tf.OpKernelContext_Failure(ctx, status);
-      goto done;
-    }
-  }
-  Work work = {.t = t, .n = 0, .c = c};
-  for (int i = 0; i < 6; i++) {
-    work.in[i] = tf.TensorData(in[i]);
-  }
-  work.out[0] = tf.TensorData(out[0]);
-  work.out[1] = tf.TensorData(out[1]);
-  if (t > 0 && !run_parts(&work, scan_grad_work, b, (size_t) ((t + 2) * c), 0, 1)) {
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, "LeviathanAftScanGrad: out of memory");
-  }
-done:
-  release(in, 6);
-  release(out, 2);
-  tf.DeleteStatus(status);
+  compute(&SCAN_GRAD, ctx);
 }
 
 /* ---------------------------------------------------------------------------------------------
