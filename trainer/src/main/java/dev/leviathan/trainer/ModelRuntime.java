@@ -99,7 +99,7 @@ public final class ModelRuntime implements AutoCloseable {
     Ops tf = Ops.create(graph);
     this.ops = tf;
     params = new ParameterStore(config.layers());
-    model = new LanguageModel(tf, resolved, params);
+    model = new LanguageModel(tf, resolved, params, tensorFlowOpsOnly(Devices.list(sessionConfig(runtime))));
     inputs = tf.withName("inputs").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     targets = tf.withName("targets").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, config.context())));
     loss = tf.withName("loss").identity(model.loss(model.logits(inputs), targets));
@@ -136,6 +136,16 @@ public final class ModelRuntime implements AutoCloseable {
   }
 
   /** The session options of {@code runtime}: visible devices and thread counts. */
+  /**
+   * Whether a model run by a session that sees {@code devices} is built from TensorFlow's own ops only
+   * ({@link dev.leviathan.core.spi.LayerContext#portable()}): when one of them is a GPU. TensorFlow then
+   * places the model there, and a mixer's fused CPU kernel would copy its layer's tensors to the host and
+   * back at every step.
+   */
+  static boolean tensorFlowOpsOnly(List<Devices.Device> devices) {
+    return devices.stream().anyMatch(Devices.Device::isGpu);
+  }
+
   public static ConfigProto sessionConfig(RuntimeSpec runtime) {
     ConfigProto.Builder cp = Devices.sessionConfig(runtime.device());
     if (runtime.intraOpThreads() > 0) {

@@ -28,6 +28,17 @@ class DevicesTest {
   }
 
   @Test
+  void fusedKernelsOnlyWhereTheSessionSeesNoGpu() {
+    Devices.Device cpu = new Devices.Device("/job:localhost/replica:0/task:0/device:CPU:0", "CPU", 1 << 28);
+    Devices.Device gpu = new Devices.Device("/job:localhost/replica:0/task:0/device:GPU:0", "GPU", 1L << 34);
+    assertFalse(ModelRuntime.tensorFlowOpsOnly(List.of(cpu)));
+    assertTrue(ModelRuntime.tensorFlowOpsOnly(List.of(cpu, gpu)), "a model on a GPU uses TensorFlow's own ops");
+    ConfigProto cpuOnly = Devices.configure(ConfigProto.newBuilder(), Devices.Choice.CPU).build();
+    assertFalse(ModelRuntime.tensorFlowOpsOnly(Devices.list(cpuOnly)), "--device cpu hides the GPUs");
+    assertEquals(gpuVisible(), ModelRuntime.tensorFlowOpsOnly(Devices.list(ConfigProto.getDefaultInstance())));
+  }
+
+  @Test
   void cpuHidesEveryGpuFromTheSession() {
     ConfigProto cpuOnly = Devices.configure(ConfigProto.newBuilder(), Devices.Choice.CPU).build();
     assertEquals(0, cpuOnly.getDeviceCountOrThrow("GPU"));

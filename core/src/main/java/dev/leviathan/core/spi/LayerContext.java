@@ -35,8 +35,10 @@ public interface LayerContext {
   Operand<TFloat32> dropout(Operand<TFloat32> x, double rate);
 
   /**
-   * Whether the graph must run in any TensorFlow (an exported SavedModel): then a mixer builds from
-   * TensorFlow's own ops only, never from ops its module loads from a native library of its own.
+   * Whether the mixer must build from TensorFlow's own ops only, never from ops its module loads from a
+   * native library of its own: for a graph that must run in any TensorFlow (an exported SavedModel) and for
+   * a model placed on a GPU (such kernels are CPU code; TensorFlow would copy the layer's tensors to the host
+   * and back at every step).
    */
   default boolean portable() {
     return false;
