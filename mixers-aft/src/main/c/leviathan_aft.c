@@ -30,73 +30,15 @@
  * causal bit for bit. Every exp has an argument <= 0 (k_t' <= m_t), so any finite keys give finite
  * sums. Inputs are expected finite (the library is built with -ffast-math for vectorised exp).
  *
- * The library is not linked against TensorFlow: its functions are looked up in the already loaded
- * libtensorflow_framework.so.2 (dlopen with RTLD_NOLOAD), so it builds with a C compiler alone.
+ * What every such library needs (TensorFlow's C API, looked up at load time, and the plumbing of a
+ * kernel) is core/src/main/c-include/leviathan_kernels.h.
  */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-/* The parts of TensorFlow's C API this library uses (opaque types and the signatures of
- * tensorflow/c/c_api.h, tf_tensor.h, tf_status.h, kernels.h and ops.h). */
-typedef struct TF_Status TF_Status;
-typedef struct TF_Tensor TF_Tensor;
-typedef struct TF_OpKernelContext TF_OpKernelContext;
-typedef struct TF_OpKernelConstruction TF_OpKernelConstruction;
-typedef struct TF_KernelBuilder TF_KernelBuilder;
-typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
-typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
-typedef struct TF_ShapeHandle TF_ShapeHandle;
-enum { TF_OK = 0, TF_INVALID_ARGUMENT = 3, TF_RESOURCE_EXHAUSTED = 8, TF_FLOAT = 1 };
-
-static struct {
-  TF_Status* (*NewStatus)(void);
-  void (*DeleteStatus)(TF_Status*);
-  int (*GetCode)(const TF_Status*);
-  void (*SetStatus)(TF_Status*, int, const char*);
-  TF_OpDefinitionBuilder* (*NewOpDefinitionBuilder)(const char*);
-  void (*OpDefinitionBuilderAddInput)(TF_OpDefinitionBuilder*, const char*);
-  void (*OpDefinitionBuilderAddOutput)(TF_OpDefinitionBuilder*, const char*);
-  void (*OpDefinitionBuilderSetShapeInferenceFunction)(TF_OpDefinitionBuilder*,
-                                                       void (*)(TF_ShapeInferenceContext*, TF_Status*));
-  void (*RegisterOpDefinition)(TF_OpDefinitionBuilder*, TF_Status*);
-  TF_ShapeHandle* (*NewShapeHandle)(void);
-  void (*DeleteShapeHandle)(TF_ShapeHandle*);
-  void (*ShapeInferenceContextGetInput)(TF_ShapeInferenceContext*, int, TF_ShapeHandle*, TF_Status*);
-  void (*ShapeInferenceContextSetOutput)(TF_ShapeInferenceContext*, int, TF_ShapeHandle*, TF_Status*);
-  TF_KernelBuilder* (*NewKernelBuilder)(const char*, const char*, void* (*)(TF_OpKernelConstruction*),
-                                        void (*)(void*, TF_OpKernelContext*), void (*)(void*));
-  void (*RegisterKernelBuilder)(const char*, TF_KernelBuilder*, TF_Status*);
-  void (*GetInput)(TF_OpKernelContext*, int, TF_Tensor**, TF_Status*);
-  TF_Tensor* (*AllocateOutput)(TF_OpKernelContext*, int, int, const int64_t*, int, size_t, TF_Status*);
-  void (*OpKernelContext_Failure)(TF_OpKernelContext*, TF_Status*);
-  int (*NumDims)(const TF_Tensor*);
-  int64_t (*Dim)(const TF_Tensor*, int);
-  void* (*TensorData)(const TF_Tensor*);
-  void (*DeleteTensor)(TF_Tensor*);
-} tf;
-
-/*
- * The arithmetic is written once (the *_body functions, always inlined) and compiled twice: for AVX2 with
- * FMA, whose vector exp glibc's libmvec provides, and for any x86-64; init() picks one by the CPU.
- * (AVX-512 variants measured slower at these sizes.)
- */
-#define VARIANTS(name, params, args)                                           \
-  __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; } \
-  static void name##_generic params { name##_body args; }                      \
-  static void(*name) params = name##_generic;
+#include "leviathan_kernels.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Arithmetic, one sequence (batch entry) at a time. Channels are the innermost, vectorised loop.
  */
 
-#define INLINE static inline __attribute__((always_inline))
 INLINE void running_max(const float* k, int t_len, int c_len, float* m) {
   memcpy(m, k, sizeof(float) * (size_t) c_len);
   for (int t = 1; t < t_len; t++) {
@@ -370,79 +312,6 @@ static void choose_variants(void) {
  * Kernels.
  */
 
-static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* message) {
-  tf.SetStatus(status, code, message);
-  tf.OpKernelContext_Failure(ctx, status);
-}
-
-/* Inputs 0..count-1 (released by the caller with release()). 0 when an input is missing. */
-static int inputs(TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** out, int count) {
-  for (int i = 0; i < count; i++) {
-    out[i] = NULL;
-  }
-  for (int i = 0; i < count; i++) {
-    tf.GetInput(ctx, i, &out[i], status);
-    if (tf.GetCode(status) != TF_OK) {
-      tf.OpKernelContext_Failure(ctx, status);
-      return 0;
-    }
-  }
-  return 1;
-}
-
-static void release(TF_Tensor** tensors, int count) {
-  for (int i = 0; i < count; i++) {
-    if (tensors[i] != NULL) {
-      tf.DeleteTensor(tensors[i]);
-    }
-  }
-}
-
-/* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T (input `weights`, none if < 0). */
-static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences,
-                  int count, int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
-  char message[160];
-  TF_Tensor* k = in[0];
-  if (tf.NumDims(k) != 3) {
-    snprintf(message, sizeof message, "%s: keys must be [batch, time, channels]", name);
-    fail(ctx, status, TF_INVALID_ARGUMENT, message);
-    return 0;
-  }
-  *b = tf.Dim(k, 0);
-  *t = tf.Dim(k, 1);
-  *c = tf.Dim(k, 2);
-  for (int i = 0; i < count; i++) {
-    TF_Tensor* x = in[sequences[i]];
-    if (tf.NumDims(x) != 3 || tf.Dim(x, 0) != *b || tf.Dim(x, 1) != *t || tf.Dim(x, 2) != *c) {
-      snprintf(message, sizeof message, "%s: every sequence input must have the keys' shape", name);
-      fail(ctx, status, TF_INVALID_ARGUMENT, message);
-      return 0;
-    }
-  }
-  if (weights < 0) {
-    *n = 0;
-    return 1;
-  }
-  TF_Tensor* e = in[weights];
-  if (tf.NumDims(e) != 2 || tf.Dim(e, 0) != tf.Dim(e, 1) || tf.Dim(e, 0) < *t) {
-    snprintf(message, sizeof message, "%s: weights must be [N, N] with N >= time", name);
-    fail(ctx, status, TF_INVALID_ARGUMENT, message);
-    return 0;
-  }
-  *n = tf.Dim(e, 0);
-  return 1;
-}
-
-/* One call's work: the sequences [first, last) of a batch, split over threads. */
-typedef struct {
-  const float* in[7];
-  float* out[3];
-  int64_t t, n, c;
-  int64_t first, last;
-  float* scratch;     /* per worker */
-  float* weights_out; /* per worker: its share of de (the gradient only) */
-} Work;
-
 static void* mix_work(void* arg) {
   Work* w = arg;
   size_t step = (size_t) (w->t * w->c);
@@ -487,119 +356,6 @@ static void* scan_grad_work(void* arg) {
   return NULL;
 }
 
-/* Threads for a batch of b sequences: one per core (or LEVIATHAN_KERNEL_THREADS), at most one per sequence. */
-static int threads_for(int64_t b) {
-  const char* setting = getenv("LEVIATHAN_KERNEL_THREADS");
-  long cores = setting != NULL && atol(setting) > 0 ? atol(setting) : sysconf(_SC_NPROCESSORS_ONLN);
-  int n = cores < 1 ? 1 : cores > 64 ? 64 : (int) cores;
-  return b < n ? (int) (b < 1 ? 1 : b) : n;
-}
-
-/*
- * Runs fn over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the calling
- * thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight gradient of
- * that many floats (part 0's is out[2]); the parts' weight gradients are summed into out[2] in part order.
- * 0 when memory ran out.
- */
-static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_floats, size_t weights,
-                     int max_workers) {
-  int workers = threads_for(b);
-  workers = workers > max_workers ? max_workers : workers;
-  Work parts[64];
-  pthread_t ids[64];
-  int started[64] = {0};
-  int ok = 1;
-  for (int i = 0; i < workers; i++) {
-    parts[i] = *base;
-    parts[i].first = b * i / workers;
-    parts[i].last = b * (i + 1) / workers;
-    parts[i].scratch = malloc(sizeof(float) * scratch_floats);
-    parts[i].weights_out = weights == 0 ? NULL : i == 0 ? base->out[2] : calloc(weights, sizeof(float));
-    if (parts[i].scratch == NULL || (weights > 0 && parts[i].weights_out == NULL)) {
-      ok = 0;
-    }
-  }
-  if (ok) {
-    for (int i = 1; i < workers; i++) {
-      started[i] = pthread_create(&ids[i], NULL, fn, &parts[i]) == 0;
-    }
-    fn(&parts[0]);
-    for (int i = 1; i < workers; i++) {
-      if (started[i]) {
-        pthread_join(ids[i], NULL);
-      } else {
-        fn(&parts[i]); /* no thread: this part here */
-      }
-    }
-    for (int i = 1; i < workers && weights > 0; i++) {
-      for (size_t j = 0; j < weights; j++) {
-        base->out[2][j] += parts[i].weights_out[j];
-      }
-    }
-  }
-  for (int i = 0; i < workers; i++) {
-    free(parts[i].scratch);
-    if (i > 0 && weights > 0) {
-      free(parts[i].weights_out);
-    }
-  }
-  return ok;
-}
-
-/* What one of the four ops reads and writes, and how its work is split. */
-typedef struct {
-  const char* name;
-  int inputs;                  /* all float; input 0 is the keys [B,T,C] */
-  const int* sequences;        /* further inputs of the keys' shape */
-  int sequence_count;
-  int weights;                 /* the input e [N,N], or -1 */
-  int outputs;                 /* [B,T,C] each, but for a last [N,N] output when weights_out */
-  int weights_out;             /* the last output is the weights' gradient, summed over the parts */
-  void* (*work)(void*);
-  size_t scratch_rows;         /* scratch per part: scratch_rows * T + extra_rows rows of C floats */
-  size_t extra_rows;
-  int max_workers;
-} Spec;
-
-static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
-  TF_Status* status = tf.NewStatus();
-  TF_Tensor* in[7];
-  TF_Tensor* out[3] = {NULL, NULL, NULL};
-  int64_t b, t, c, n;
-  if (!inputs(ctx, status, in, spec->inputs)
-      || !shapes(spec->name, ctx, status, in, spec->sequences, spec->sequence_count, spec->weights, &b, &t, &c,
-                 &n)) {
-    goto done;
-  }
-  int64_t dims[3] = {b, t, c};
-  int64_t weight_dims[2] = {n, n};
-  Work work = {.t = t, .n = n, .c = c};
-  for (int i = 0; i < spec->outputs; i++) {
-    int weights = spec->weights_out && i == spec->outputs - 1;
-    size_t bytes = sizeof(float) * (size_t) (weights ? n * n : b * t * c);
-    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, weights ? weight_dims : dims, weights ? 2 : 3, bytes, status);
-    if (tf.GetCode(status) != TF_OK) {
-      tf.OpKernelContext_Failure(ctx, status);
-      goto done;
-    }
-    work.out[i] = tf.TensorData(out[i]);
-    memset(work.out[i], 0, bytes);
-  }
-  for (int i = 0; i < spec->inputs; i++) {
-    work.in[i] = tf.TensorData(in[i]);
-  }
-  size_t scratch = (spec->scratch_rows * (size_t) t + spec->extra_rows) * (size_t) c;
-  if (t > 0 && !run_parts(&work, spec->work, b, scratch, spec->weights_out ? (size_t) (n * n) : 0, spec->max_workers)) {
-    char message[128];
-    snprintf(message, sizeof message, "%s: out of memory", spec->name);
-    fail(ctx, status, TF_RESOURCE_EXHAUSTED, message);
-  }
-done:
-  release(in, spec->inputs);
-  release(out, spec->outputs);
-  tf.DeleteStatus(status);
-}
-
 /* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int mix_sequences[] = {1};
 static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
@@ -629,22 +385,6 @@ static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
   compute(&SCAN_GRAD, ctx);
 }
 
-/* ---------------------------------------------------------------------------------------------
- * Registration.
- */
-
-/* Output i has the shape of input i, for each of the first `count` outputs. */
-static void same_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status, const int* from, int count) {
-  TF_ShapeHandle* shape = tf.NewShapeHandle();
-  for (int i = 0; i < count && tf.GetCode(status) == TF_OK; i++) {
-    tf.ShapeInferenceContextGetInput(ctx, from[i], shape, status);
-    if (tf.GetCode(status) == TF_OK) {
-      tf.ShapeInferenceContextSetOutput(ctx, i, shape, status);
-    }
-  }
-  tf.DeleteShapeHandle(shape);
-}
-
 static void mix_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   static const int from[] = {0, 0};
   same_shapes(ctx, status, from, 2);
@@ -660,64 +400,8 @@ static void scan_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   same_shapes(ctx, status, from, 2);
 }
 
-static int lookup(void* library) {
-#define LOOKUP(field, symbol)                                  \
-  if ((*(void**) &tf.field = dlsym(library, symbol)) == NULL) { \
-    fprintf(stderr, "leviathan-aft: TensorFlow has no %s\n", symbol); \
-    return 0;                                                  \
-  }
-  LOOKUP(NewStatus, "TF_NewStatus")
-  LOOKUP(DeleteStatus, "TF_DeleteStatus")
-  LOOKUP(GetCode, "TF_GetCode")
-  LOOKUP(SetStatus, "TF_SetStatus")
-  LOOKUP(NewOpDefinitionBuilder, "TF_NewOpDefinitionBuilder")
-  LOOKUP(OpDefinitionBuilderAddInput, "TF_OpDefinitionBuilderAddInput")
-  LOOKUP(OpDefinitionBuilderAddOutput, "TF_OpDefinitionBuilderAddOutput")
-  LOOKUP(OpDefinitionBuilderSetShapeInferenceFunction, "TF_OpDefinitionBuilderSetShapeInferenceFunction")
-  LOOKUP(RegisterOpDefinition, "TF_RegisterOpDefinition")
-  LOOKUP(NewShapeHandle, "TF_NewShapeHandle")
-  LOOKUP(DeleteShapeHandle, "TF_DeleteShapeHandle")
-  LOOKUP(ShapeInferenceContextGetInput, "TF_ShapeInferenceContextGetInput")
-  LOOKUP(ShapeInferenceContextSetOutput, "TF_ShapeInferenceContextSetOutput")
-  LOOKUP(NewKernelBuilder, "TF_NewKernelBuilder")
-  LOOKUP(RegisterKernelBuilder, "TF_RegisterKernelBuilder")
-  LOOKUP(GetInput, "TF_GetInput")
-  LOOKUP(AllocateOutput, "TF_AllocateOutput")
-  LOOKUP(OpKernelContext_Failure, "TF_OpKernelContext_Failure")
-  LOOKUP(NumDims, "TF_NumDims")
-  LOOKUP(Dim, "TF_Dim")
-  LOOKUP(TensorData, "TF_TensorData")
-  LOOKUP(DeleteTensor, "TF_DeleteTensor")
-#undef LOOKUP
-  return 1;
-}
-
-static void define(const char* name, const char* const* in, int inputs, const char* const* out, int outputs,
-                   void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*), void (*compute)(void*, TF_OpKernelContext*),
-                   TF_Status* status) {
-  TF_OpDefinitionBuilder* op = tf.NewOpDefinitionBuilder(name);
-  for (int i = 0; i < inputs; i++) {
-    tf.OpDefinitionBuilderAddInput(op, in[i]);
-  }
-  for (int i = 0; i < outputs; i++) {
-    tf.OpDefinitionBuilderAddOutput(op, out[i]);
-  }
-  tf.OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
-  tf.RegisterOpDefinition(op, status);
-  if (tf.GetCode(status) != TF_OK) {
-    return;
-  }
-  tf.RegisterKernelBuilder(name, tf.NewKernelBuilder(name, "CPU", NULL, compute, NULL), status);
-}
-
 __attribute__((constructor)) static void register_kernels(void) {
-  void* library = dlopen("libtensorflow_framework.so.2", RTLD_NOW | RTLD_NOLOAD);
-  if (library == NULL) {
-    fprintf(stderr, "leviathan-aft: load this library through TensorFlow"
-                    " (libtensorflow_framework.so.2 is not loaded)\n");
-    return;
-  }
-  if (!lookup(library)) {
+  if (!tf_api("leviathan-aft")) {
     return;
   }
   choose_variants();

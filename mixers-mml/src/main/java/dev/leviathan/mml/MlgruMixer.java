@@ -49,6 +49,9 @@ import org.tensorflow.types.TInt32;
  * so it is static although {@code T} is dynamic ({@code T} is padded with {@code a = 1, u = 0} to a
  * multiple of the chunk at each level). Memory is {@code O(T c C)}.
  *
+ * <p>Where the fused kernel is loaded ({@link NativeMml}; not in a portable graph) the recurrence is that
+ * one op and its gradient, O(T C), instead of the chunked scan.
+ *
  * <p>Options: {@code heads} splits the channels into heads for the scan layout only (the
  * recurrence is per channel, so the result does not depend on it); {@code quantize} switches every
  * BitLinear to full precision for the ablation; {@code chunk} is the scan's block length. For
@@ -56,6 +59,18 @@ import org.tensorflow.types.TInt32;
  * state {@code h} ({@code [B, C]}).
  */
 public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
+  private final boolean graphOnly;
+
+  /** The provider found by the registry: the fused recurrence ({@link NativeMml}) where it is loaded. */
+  public MlgruMixer() {
+    this(false);
+  }
+
+  /** A provider that always builds the chunked scan when {@code graphOnly} (tests compare the two). */
+  MlgruMixer(boolean graphOnly) {
+    this.graphOnly = graphOnly;
+  }
+
   @Override
   public String name() {
     return "mlgru";
@@ -95,7 +110,8 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     BitLinear candidate = new BitLinear(tf, layer.params(), "c", c, c, quantize, false);
     BitLinear gate = new BitLinear(tf, layer.params(), "g", c, c, quantize, false);
     BitLinear output = new BitLinear(tf, layer.params(), "o", c, c, quantize, true);
-    return new Mlgru(tf, c, heads, chunk, layer.context(), forget, candidate, gate, output);
+    boolean fused = !graphOnly && !layer.portable() && NativeMml.loaded();
+    return new Mlgru(tf, c, heads, chunk, layer.context(), forget, candidate, gate, output, fused);
   }
 
   private static final class Mlgru implements RecurrentTokenMixer {
@@ -108,9 +124,11 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
     private final BitLinear candidate;
     private final BitLinear gate;
     private final BitLinear output;
+    /** The recurrence as the fused op instead of the chunked scan. */
+    private final boolean fused;
 
     Mlgru(Ops tf, int width, int heads, int chunk, int context,
-        BitLinear forget, BitLinear candidate, BitLinear gate, BitLinear output) {
+        BitLinear forget, BitLinear candidate, BitLinear gate, BitLinear output, boolean fused) {
       this.tf = tf;
       this.width = width;
       this.heads = heads;
@@ -120,6 +138,7 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       this.candidate = candidate;
       this.gate = gate;
       this.output = output;
+      this.fused = fused;
     }
 
     @Override
@@ -162,6 +181,9 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       Operand<TFloat32> z = forget.apply(x);
       Operand<TFloat32> logDecay = logSigmoid(z);
       Operand<TFloat32> input = tf.math.mul(tf.math.sigmoid(tf.math.neg(z)), Layers.silu(tf, candidate.apply(x)));
+      if (fused) {
+        return NativeMml.linearScan(tf, logDecay, input);
+      }
       int d = width / heads;
       Operand<TInt32> b = Layers.dim(tf, x, 0);
       Operand<TInt32> t = Layers.dim(tf, x, 1);

@@ -24,7 +24,12 @@ import org.tensorflow.types.TFloat32;
 class MlgruMixerTest {
   private static final int C = 8;
 
-  private final MlgruMixer provider = new MlgruMixer();
+  private final MlgruMixer provider = provider();
+
+  /** The registry's provider: the fused recurrence where it is loaded. */
+  MlgruMixer provider() {
+    return new MlgruMixer();
+  }
 
   /** Every matrix N(0, std^2), every gain 1 + N(0, 0.2^2). */
   static void randomize(MixerHarness h, Random rnd, double std) {
@@ -238,9 +243,9 @@ class MlgruMixerTest {
     final RecurrentTokenMixer.Step step;
     final RecurrentTokenMixer mixer;
 
-    StepGraph(Map<String, ?> options, int context) {
+    StepGraph(MlgruMixer provider, Map<String, ?> options, int context) {
       g = new TestGraph(C, context);
-      TokenMixer m = new MlgruMixer().create(g.layer, MixerOptions.resolve(new MlgruMixer(), options));
+      TokenMixer m = provider.create(g.layer, MixerOptions.resolve(provider, options));
       assertTrue(m instanceof RecurrentTokenMixer, "mlgru offers a step function");
       mixer = (RecurrentTokenMixer) m;
       x = g.placeholder("x", -1, -1, C);
@@ -261,7 +266,7 @@ class MlgruMixerTest {
   @Test
   void tokenByTokenGenerationEqualsRerunningThePrefix() {
     for (String quantize : new String[] {"off", "on"}) {
-      try (StepGraph s = new StepGraph(Map.of("quantize", quantize, "chunk", 4), 12)) {
+      try (StepGraph s = new StepGraph(provider, Map.of("quantize", quantize, "chunk", 4), 12)) {
         int b = 2, t = 11;
         boolean quantized = quantize.equals("on");
         // parameters and inputs are drawn until no quantiser of the reference sits next to a rounding tie

@@ -1,0 +1,125 @@
+/*
+ * Fused CPU kernel of mlgru's recurrence, registered with TensorFlow when it loads this library
+ * (see core/src/main/c-include/leviathan_kernels.h for how):
+ *
+ * LeviathanLinearScan(log_a [B,T,C], u [B,T,C]) -> h [B,T,C]:  h_t = exp(log_a_t) h_{t-1} + u_t, h_{-1} = 0.
+ *
+ * LeviathanLinearScanGrad(log_a, u, h, dh) -> (dlog_a, du): the gradients of a loss L given dh = dL/dh, by
+ * the recurrence backwards, G_t = dh_t + exp(log_a_{t+1}) G_{t+1}:  du_t = G_t, dlog_a_t = G_t a_t h_{t-1}.
+ *
+ * O(T C) per sequence; row t reads positions <= t only, so outputs are causal bit for bit. Every factor
+ * a_t = exp(log_a_t) is a gate in (0, 1) (log_a <= 0), so the states stay bounded by the inputs' sums.
+ */
+#include "leviathan_kernels.h"
+
+INLINE void linear_scan_body(const float* restrict log_a, const float* restrict u, int t_len, int c_len,
+                             float* restrict h) {
+  memcpy(h, u, sizeof(float) * (size_t) c_len);
+  for (int t = 1; t < t_len; t++) {
+    const size_t o = (size_t) t * c_len;
+    for (int c = 0; c < c_len; c++) {
+      h[o + c] = expf(log_a[o + c]) * h[o - c_len + c] + u[o + c];
+    }
+  }
+}
+
+INLINE void linear_scan_grad_body(const float* restrict log_a, const float* restrict h, const float* restrict dh,
+                                  int t_len, int c_len, float* restrict dlog_a, float* restrict du,
+                                  float* restrict g) {
+  memset(g, 0, sizeof(float) * (size_t) c_len);
+  for (int t = t_len - 1; t >= 0; t--) {
+    const size_t o = (size_t) t * c_len;
+    /* the factor of the next position, 0 past the last; the state before, 0 before the first */
+    const float* next = t + 1 < t_len ? log_a + o + c_len : log_a + o;
+    const float has_next = t + 1 < t_len ? 1.f : 0.f;
+    const float* before = t > 0 ? h + o - c_len : h;
+    const float has_before = t > 0 ? 1.f : 0.f;
+    for (int c = 0; c < c_len; c++) {
+      g[c] = dh[o + c] + has_next * expf(next[c]) * g[c];
+      du[o + c] = g[c];
+      dlog_a[o + c] = g[c] * expf(log_a[o + c]) * has_before * before[c];
+    }
+  }
+}
+
+VARIANTS(linear_scan,
+         (const float* restrict log_a, const float* restrict u, int t_len, int c_len, float* restrict h),
+         (log_a, u, t_len, c_len, h))
+VARIANTS(linear_scan_grad,
+         (const float* restrict log_a, const float* restrict h, const float* restrict dh, int t_len, int c_len,
+          float* restrict dlog_a, float* restrict du, float* restrict g),
+         (log_a, h, dh, t_len, c_len, dlog_a, du, g))
+
+static void choose_variants(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    linear_scan = linear_scan_avx2;
+    linear_scan_grad = linear_scan_grad_avx2;
+  }
+}
+
+static void* scan_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    linear_scan(w->in[0] + i * step, w->in[1] + i * step, (int) w->t, (int) w->c, w->out[0] + i * step);
+  }
+  return NULL;
+}
+
+static void* scan_grad_work(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    size_t o = i * step;
+    linear_scan_grad(w->in[0] + o, w->in[2] + o, w->in[3] + o, (int) w->t, (int) w->c, w->out[0] + o,
+                     w->out[1] + o, w->scratch);
+  }
+  return NULL;
+}
+
+/* O(T C) per call: one thread, which costs about as much as the work would save. */
+static const int scan_sequences[] = {1};
+static const int scan_grad_sequences[] = {1, 2, 3};
+static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_work, 0, 1, 1};
+static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_work, 0, 1, 1};
+
+static void scan_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute(&SCAN, ctx);
+}
+
+static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute(&SCAN_GRAD, ctx);
+}
+
+static void scan_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  static const int from[] = {0};
+  same_shapes(ctx, status, from, 1);
+}
+
+static void scan_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  static const int from[] = {0, 1};
+  same_shapes(ctx, status, from, 2);
+}
+
+__attribute__((constructor)) static void register_kernels(void) {
+  if (!tf_api("leviathan-mml")) {
+    return;
+  }
+  choose_variants();
+  TF_Status* status = tf.NewStatus();
+  static const char* const scan_in[] = {"log_a: float", "u: float"};
+  static const char* const scan_out[] = {"h: float"};
+  define("LeviathanLinearScan", scan_in, 2, scan_out, 1, scan_shapes, scan_compute, status);
+  static const char* const grad_in[] = {"log_a: float", "u: float", "h: float", "dh: float"};
+  static const char* const grad_out[] = {"dlog_a: float", "du: float"};
+  if (tf.GetCode(status) == TF_OK) {
+    define("LeviathanLinearScanGrad", grad_in, 4, grad_out, 2, scan_grad_shapes, scan_grad_compute, status);
+  }
+  if (tf.GetCode(status) != TF_OK) {
+    fprintf(stderr, "leviathan-mml: registering the mlgru kernel failed\n");
+  }
+  tf.DeleteStatus(status);
+}
