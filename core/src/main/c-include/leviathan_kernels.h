@@ -137,14 +137,26 @@ static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, 
 }
 
 /* One call's work: the sequences [first, last) of a batch, split over threads. */
-typedef struct {
+typedef struct Work {
   const float* in[7];
   float* out[3];
   int64_t t, n, c;
   int64_t first, last;
   float* scratch;     /* per worker */
   float* weights_out; /* per worker: its share of de (the gradient only) */
+  /* one sequence: the one whose [T, C] slices start at float `offset` of every [B, T, C] tensor */
+  void (*sequence)(const struct Work* w, size_t offset);
 } Work;
+
+/* A part's work: its sequences, one after the other. */
+static void* each_sequence(void* arg) {
+  Work* w = arg;
+  size_t step = (size_t) (w->t * w->c);
+  for (int64_t i = w->first; i < w->last; i++) {
+    w->sequence(w, (size_t) i * step);
+  }
+  return NULL;
+}
 
 /* Threads for a batch of b sequences: one per core (or LEVIATHAN_KERNEL_THREADS), at most one per sequence. */
 static int threads_for(int64_t b) {
@@ -214,7 +226,7 @@ typedef struct {
   int weights;                 /* the input e [N,N], or -1 */
   int outputs;                 /* [B,T,C] each, but for a last [N,N] output when weights_out */
   int weights_out;             /* the last output is the weights' gradient, summed over the parts */
-  void* (*work)(void*);
+  void (*sequence)(const struct Work* w, size_t offset);
   size_t scratch_rows;         /* scratch per part: scratch_rows * T + extra_rows rows of C floats */
   size_t extra_rows;
   int max_workers;
@@ -232,7 +244,7 @@ static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
   }
   int64_t dims[3] = {b, t, c};
   int64_t weight_dims[2] = {n, n};
-  Work work = {.t = t, .n = n, .c = c};
+  Work work = {.t = t, .n = n, .c = c, .sequence = spec->sequence};
   for (int i = 0; i < spec->outputs; i++) {
     int weights = spec->weights_out && i == spec->outputs - 1;
     size_t bytes = sizeof(float) * (size_t) (weights ? n * n : b * t * c);
@@ -248,7 +260,8 @@ static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
     work.in[i] = tf.TensorData(in[i]);
   }
   size_t scratch = (spec->scratch_rows * (size_t) t + spec->extra_rows) * (size_t) c;
-  if (t > 0 && !run_parts(&work, spec->work, b, scratch, spec->weights_out ? (size_t) (n * n) : 0, spec->max_workers)) {
+  size_t weights = spec->weights_out ? (size_t) (n * n) : 0;
+  if (t > 0 && !run_parts(&work, each_sequence, b, scratch, weights, spec->max_workers)) {
     char message[128];
     snprintf(message, sizeof message, "%s: out of memory", spec->name);
     fail(ctx, status, TF_RESOURCE_EXHAUSTED, message);
@@ -323,6 +336,43 @@ static void define(const char* name, const char* const* in, int inputs, const ch
     return;
   }
   tf.RegisterKernelBuilder(name, tf.NewKernelBuilder(name, "CPU", NULL, compute, NULL), status);
+}
+
+/* The kernel function of the op that `spec` describes. */
+#define KERNEL(fn, spec)                                   \
+  static void fn(void* kernel, TF_OpKernelContext* ctx) { \
+    (void) kernel;                                         \
+    compute(&spec, ctx);                                   \
+  }
+
+/* A shape function: output i has the shape of input i-th of the listed inputs. */
+#define SHAPES(fn, ...)                                                  \
+  static void fn(TF_ShapeInferenceContext* ctx, TF_Status* status) {    \
+    static const int from[] = {__VA_ARGS__};                            \
+    same_shapes(ctx, status, from, (int) (sizeof from / sizeof from[0])); \
+  }
+
+/* One op to register: its inputs' and outputs' specs ("name: float"), shape function and kernel. */
+typedef struct {
+  const char* name;
+  const char* const* in;
+  int inputs;
+  const char* const* out;
+  int outputs;
+  void (*shapes)(TF_ShapeInferenceContext*, TF_Status*);
+  void (*kernel)(void*, TF_OpKernelContext*);
+} OpDef;
+
+/* Registers `count` ops and their CPU kernels, in order, stopping at the first failure (said on stderr). */
+static void register_ops(const char* library_name, const OpDef* ops, int count) {
+  TF_Status* status = tf.NewStatus();
+  for (int i = 0; i < count && tf.GetCode(status) == TF_OK; i++) {
+    define(ops[i].name, ops[i].in, ops[i].inputs, ops[i].out, ops[i].outputs, ops[i].shapes, ops[i].kernel, status);
+    if (tf.GetCode(status) != TF_OK) {
+      fprintf(stderr, "%s: registering %s failed\n", library_name, ops[i].name);
+    }
+  }
+  tf.DeleteStatus(status);
 }
 
 /* 1 when TensorFlow's C API is found in the loaded libtensorflow_framework.so.2; else says why on stderr. */

@@ -312,121 +312,65 @@ static void choose_variants(void) {
  * Kernels.
  */
 
-static void* mix_work(void* arg) {
-  Work* w = arg;
-  size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    mix_sequence(w->in[0] + i * step, w->in[1] + i * step, w->in[2], (int) w->t, (int) w->n, (int) w->c,
-                 w->out[0] + i * step, w->out[1] + i * step, w->scratch);
-  }
-  return NULL;
+static void mix_one(const Work* w, size_t o) {
+  mix_sequence(w->in[0] + o, w->in[1] + o, w->in[2], (int) w->t, (int) w->n, (int) w->c, w->out[0] + o,
+               w->out[1] + o, w->scratch);
 }
 
-static void* mix_grad_work(void* arg) {
-  Work* w = arg;
-  size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    size_t o = i * step;
-    mix_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2], w->in[3] + o, w->in[4] + o, w->in[5] + o, w->in[6] + o,
-                      (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch);
-  }
-  return NULL;
+static void mix_grad_one(const Work* w, size_t o) {
+  mix_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2], w->in[3] + o, w->in[4] + o, w->in[5] + o, w->in[6] + o,
+                    (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch);
 }
 
-static void* scan_work(void* arg) {
-  Work* w = arg;
-  size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    scan_sequence(w->in[0] + i * step, w->in[1] + i * step, (int) w->t, (int) w->c, w->out[0] + i * step,
-                  w->out[1] + i * step, w->scratch, w->scratch + w->c);
-  }
-  return NULL;
+static void scan_one(const Work* w, size_t o) {
+  scan_sequence(w->in[0] + o, w->in[1] + o, (int) w->t, (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch,
+                w->scratch + w->c);
 }
 
-static void* scan_grad_work(void* arg) {
-  Work* w = arg;
+/* the backward scan's r and h start at 0 for every sequence */
+static void scan_grad_one(const Work* w, size_t o) {
   size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    size_t o = i * step;
-    memset(w->scratch + step, 0, sizeof(float) * 2 * (size_t) w->c);
-    scan_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2] + o, w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
-                       (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step,
-                       w->scratch + step + w->c);
-  }
-  return NULL;
+  memset(w->scratch + step, 0, sizeof(float) * 2 * (size_t) w->c);
+  scan_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2] + o, w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
+                     (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step, w->scratch + step + w->c);
 }
 
 /* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int mix_sequences[] = {1};
 static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
 static const int scan_grad_sequences[] = {1, 2, 3, 4, 5};
-static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_work, 4, 3, 64};
-static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_work, 10, 0, 64};
-static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_work, 0, 2, 1};
-static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_work, 1, 2, 1};
+static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_one, 4, 3, 64};
+static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_one, 10, 0, 64};
+static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_one, 0, 2, 1};
+static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_one, 1, 2, 1};
 
-static void mix_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&MIX, ctx);
-}
+KERNEL(mix_kernel, MIX)
+KERNEL(mix_grad_kernel, MIX_GRAD)
+KERNEL(scan_kernel, SCAN)
+KERNEL(scan_grad_kernel, SCAN_GRAD)
+SHAPES(mix_shapes, 0, 0)
+SHAPES(mix_grad_shapes, 0, 1, 2)
+SHAPES(scan_grad_shapes, 0, 1)
 
-static void mix_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&MIX_GRAD, ctx);
-}
-
-static void scan_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&SCAN, ctx);
-}
-
-static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&SCAN_GRAD, ctx);
-}
-
-static void mix_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  static const int from[] = {0, 0};
-  same_shapes(ctx, status, from, 2);
-}
-
-static void mix_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  static const int from[] = {0, 1, 2};
-  same_shapes(ctx, status, from, 3);
-}
-
-static void scan_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  static const int from[] = {0, 1};
-  same_shapes(ctx, status, from, 2);
-}
+static const char* const mix_in[] = {"k: float", "v: float", "e: float"};
+static const char* const mix_out[] = {"y: float", "den: float"};
+static const char* const mix_grad_in[] = {"k: float", "v: float", "e: float", "y: float", "den: float",
+                                          "dy: float", "dden: float"};
+static const char* const mix_grad_out[] = {"dk: float", "dv: float", "de: float"};
+static const char* const scan_in[] = {"k: float", "v: float"};
+static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "den: float", "dy: float",
+                                           "dden: float"};
+static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
+static const OpDef OPS[] = {
+    {"LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_kernel},
+    {"LeviathanAftMixGrad", mix_grad_in, 7, mix_grad_out, 3, mix_grad_shapes, mix_grad_kernel},
+    {"LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_kernel},
+    {"LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_kernel},
+};
 
 __attribute__((constructor)) static void register_kernels(void) {
-  if (!tf_api("leviathan-aft")) {
-    return;
+  if (tf_api("leviathan-aft")) {
+    choose_variants();
+    register_ops("leviathan-aft", OPS, 4);
   }
-  choose_variants();
-  TF_Status* status = tf.NewStatus();
-  static const char* const mix_in[] = {"k: float", "v: float", "e: float"};
-  static const char* const mix_out[] = {"y: float", "den: float"};
-  define("LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_compute, status);
-  static const char* const grad_in[] = {"k: float", "v: float", "e: float", "y: float", "den: float", "dy: float",
-                                        "dden: float"};
-  static const char* const grad_out[] = {"dk: float", "dv: float", "de: float"};
-  if (tf.GetCode(status) == TF_OK) {
-    define("LeviathanAftMixGrad", grad_in, 7, grad_out, 3, mix_grad_shapes, mix_grad_compute, status);
-  }
-  static const char* const scan_in[] = {"k: float", "v: float"};
-  if (tf.GetCode(status) == TF_OK) {
-    define("LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_compute, status);
-  }
-  static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "den: float", "dy: float",
-                                             "dden: float"};
-  static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
-  if (tf.GetCode(status) == TF_OK) {
-    define("LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_compute, status);
-  }
-  if (tf.GetCode(status) != TF_OK) {
-    fprintf(stderr, "leviathan-aft: registering the AFT kernels failed\n");
-  }
-  tf.DeleteStatus(status);
 }

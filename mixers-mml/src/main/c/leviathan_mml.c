@@ -58,68 +58,38 @@ static void choose_variants(void) {
   }
 }
 
-static void* scan_work(void* arg) {
-  Work* w = arg;
-  size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    linear_scan(w->in[0] + i * step, w->in[1] + i * step, (int) w->t, (int) w->c, w->out[0] + i * step);
-  }
-  return NULL;
+static void scan_one(const Work* w, size_t o) {
+  linear_scan(w->in[0] + o, w->in[1] + o, (int) w->t, (int) w->c, w->out[0] + o);
 }
 
-static void* scan_grad_work(void* arg) {
-  Work* w = arg;
-  size_t step = (size_t) (w->t * w->c);
-  for (int64_t i = w->first; i < w->last; i++) {
-    size_t o = i * step;
-    linear_scan_grad(w->in[0] + o, w->in[2] + o, w->in[3] + o, (int) w->t, (int) w->c, w->out[0] + o,
-                     w->out[1] + o, w->scratch);
-  }
-  return NULL;
+static void scan_grad_one(const Work* w, size_t o) {
+  linear_scan_grad(w->in[0] + o, w->in[2] + o, w->in[3] + o, (int) w->t, (int) w->c, w->out[0] + o, w->out[1] + o,
+                   w->scratch);
 }
 
 /* O(T C) per call: one thread, which costs about as much as the work would save. */
 static const int scan_sequences[] = {1};
 static const int scan_grad_sequences[] = {1, 2, 3};
-static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_work, 0, 1, 1};
-static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_work, 0, 1, 1};
+static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_one, 0, 1, 1};
+static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_one, 0, 1, 1};
 
-static void scan_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&SCAN, ctx);
-}
+KERNEL(scan_kernel, SCAN)
+KERNEL(scan_grad_kernel, SCAN_GRAD)
+SHAPES(scan_shapes, 0)
+SHAPES(scan_grad_shapes, 0, 1)
 
-static void scan_grad_compute(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute(&SCAN_GRAD, ctx);
-}
-
-static void scan_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  static const int from[] = {0};
-  same_shapes(ctx, status, from, 1);
-}
-
-static void scan_grad_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  static const int from[] = {0, 1};
-  same_shapes(ctx, status, from, 2);
-}
+static const char* const scan_in[] = {"log_a: float", "u: float"};
+static const char* const scan_out[] = {"h: float"};
+static const char* const grad_in[] = {"log_a: float", "u: float", "h: float", "dh: float"};
+static const char* const grad_out[] = {"dlog_a: float", "du: float"};
+static const OpDef OPS[] = {
+    {"LeviathanLinearScan", scan_in, 2, scan_out, 1, scan_shapes, scan_kernel},
+    {"LeviathanLinearScanGrad", grad_in, 4, grad_out, 2, scan_grad_shapes, scan_grad_kernel},
+};
 
 __attribute__((constructor)) static void register_kernels(void) {
-  if (!tf_api("leviathan-mml")) {
-    return;
+  if (tf_api("leviathan-mml")) {
+    choose_variants();
+    register_ops("leviathan-mml", OPS, 2);
   }
-  choose_variants();
-  TF_Status* status = tf.NewStatus();
-  static const char* const scan_in[] = {"log_a: float", "u: float"};
-  static const char* const scan_out[] = {"h: float"};
-  define("LeviathanLinearScan", scan_in, 2, scan_out, 1, scan_shapes, scan_compute, status);
-  static const char* const grad_in[] = {"log_a: float", "u: float", "h: float", "dh: float"};
-  static const char* const grad_out[] = {"dlog_a: float", "du: float"};
-  if (tf.GetCode(status) == TF_OK) {
-    define("LeviathanLinearScanGrad", grad_in, 4, grad_out, 2, scan_grad_shapes, scan_grad_compute, status);
-  }
-  if (tf.GetCode(status) != TF_OK) {
-    fprintf(stderr, "leviathan-mml: registering the mlgru kernel failed\n");
-  }
-  tf.DeleteStatus(status);
 }
