@@ -61,7 +61,8 @@ static struct {
 
 /*
  * The arithmetic is written once (the *_body functions, always inlined) and compiled twice: for AVX2 with
- * FMA, whose vector exp glibc's libmvec provides, and for any x86-64; init() picks one by the CPU.
+ * FMA, whose vector exp glibc's libmvec provides, and for any x86-64; each library's choose_variants() picks
+ * one by the CPU at load.
  * (AVX-512 variants measured slower at these sizes.)
  */
 #define VARIANTS(name, params, args)                                           \
@@ -167,13 +168,12 @@ static int threads_for(int64_t b) {
 }
 
 /*
- * Runs fn over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the calling
- * thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight gradient of
- * that many floats (part 0's is out[2]); the parts' weight gradients are summed into out[2] in part order.
- * 0 when memory ran out.
+ * Runs base->sequence over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the
+ * calling thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight
+ * gradient of that many floats (part 0's is out[2], zeroed by the caller); the parts' weight gradients are
+ * summed into out[2] in part order. 0 when memory ran out.
  */
-static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_floats, size_t weights,
-                     int max_workers) {
+static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weights, int max_workers) {
   int workers = threads_for(b);
   workers = workers > max_workers ? max_workers : workers;
   Work parts[64];
@@ -192,14 +192,14 @@ static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_f
   }
   if (ok) {
     for (int i = 1; i < workers; i++) {
-      started[i] = pthread_create(&ids[i], NULL, fn, &parts[i]) == 0;
+      started[i] = pthread_create(&ids[i], NULL, each_sequence, &parts[i]) == 0;
     }
-    fn(&parts[0]);
+    each_sequence(&parts[0]);
     for (int i = 1; i < workers; i++) {
       if (started[i]) {
         pthread_join(ids[i], NULL);
       } else {
-        fn(&parts[i]); /* no thread: this part here */
+        each_sequence(&parts[i]); /* no thread: this part here */
       }
     }
     for (int i = 1; i < workers && weights > 0; i++) {
@@ -217,7 +217,10 @@ static int run_parts(Work* base, void* (*fn)(void*), int64_t b, size_t scratch_f
   return ok;
 }
 
-/* What one of the four ops reads and writes, and how its work is split. */
+/*
+ * What an op reads and writes, and how its work is split. Its `sequence` function writes every element of
+ * the [B,T,C] outputs of its sequence; the weights' gradient (if any) starts at zero.
+ */
 typedef struct {
   const char* name;
   int inputs;                  /* all float; input 0 is the keys [B,T,C] */
@@ -254,14 +257,16 @@ static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
       goto done;
     }
     work.out[i] = tf.TensorData(out[i]);
-    memset(work.out[i], 0, bytes);
+    if (weights) {
+      memset(work.out[i], 0, bytes); /* summed into by every sequence */
+    }
   }
   for (int i = 0; i < spec->inputs; i++) {
     work.in[i] = tf.TensorData(in[i]);
   }
   size_t scratch = (spec->scratch_rows * (size_t) t + spec->extra_rows) * (size_t) c;
   size_t weights = spec->weights_out ? (size_t) (n * n) : 0;
-  if (t > 0 && !run_parts(&work, each_sequence, b, scratch, weights, spec->max_workers)) {
+  if (t > 0 && !run_parts(&work, b, scratch, weights, spec->max_workers)) {
     char message[128];
     snprintf(message, sizeof message, "%s: out of memory", spec->name);
     fail(ctx, status, TF_RESOURCE_EXHAUSTED, message);
@@ -276,7 +281,7 @@ done:
  * Registration.
  */
 
-/* Output i has the shape of input i, for each of the first `count` outputs. */
+/* Output i has the shape of input from[i], for each of the first `count` outputs. */
 static void same_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status, const int* from, int count) {
   TF_ShapeHandle* shape = tf.NewShapeHandle();
   for (int i = 0; i < count && tf.GetCode(status) == TF_OK; i++) {
@@ -345,7 +350,7 @@ static void define(const char* name, const char* const* in, int inputs, const ch
     compute(&spec, ctx);                                   \
   }
 
-/* A shape function: output i has the shape of input i-th of the listed inputs. */
+/* A shape function: output i has the shape of the i-th listed input. */
 #define SHAPES(fn, ...)                                                  \
   static void fn(TF_ShapeInferenceContext* ctx, TF_Status* status) {    \
     static const int from[] = {__VA_ARGS__};                            \

@@ -94,7 +94,7 @@ INLINE void block_terms(const float* restrict k, const float* restrict v, int t_
 
 /* scratch: m [T, C], p [T, C], pv [T, C], block maxima [T, C], two rows [C] */
 INLINE void mix_sequence_body(const float* restrict k, const float* restrict v, const float* restrict e, int t_len,
-                         int n, int c_len, float* restrict y, float* restrict den, float* restrict scratch) {
+                              int n, int c_len, float* restrict y, float* restrict den, float* restrict scratch) {
   const size_t size = (size_t) t_len * c_len;
   float* restrict m = scratch;
   float* restrict p = scratch + size;
@@ -150,9 +150,9 @@ INLINE void mix_sequence_body(const float* restrict k, const float* restrict v, 
 
 /* scratch: m, p, pv, block maxima, g, h, a, b, f, f2 [T, C] each */
 INLINE void mix_sequence_grad_body(const float* restrict k, const float* restrict v, const float* restrict e,
-                              const float* restrict y, const float* restrict den, const float* restrict dy,
-                              const float* restrict dden, int t_len, int n, int c_len, float* restrict dk,
-                              float* restrict dv, float* restrict de, float* restrict scratch) {
+                                   const float* restrict y, const float* restrict den, const float* restrict dy,
+                                   const float* restrict dden, int t_len, int n, int c_len, float* restrict dk,
+                                   float* restrict dv, float* restrict de, float* restrict scratch) {
   const size_t size = (size_t) t_len * c_len;
   float* restrict m = scratch;
   float* restrict p = scratch + size;
@@ -168,6 +168,8 @@ INLINE void mix_sequence_grad_body(const float* restrict k, const float* restric
   running_max(k, t_len, c_len, m);
   block_terms(k, v, t_len, c_len, l, block_max, p, pv);
   memset(acc_a, 0, sizeof(float) * 2 * size);
+  memset(dk, 0, sizeof(float) * size);
+  memset(dv, 0, sizeof(float) * size);
   for (size_t i = 0; i < size; i++) {
     g[i] = dy[i] / den[i];
     h[i] = dden[i] - g[i] * y[i];
@@ -230,7 +232,7 @@ INLINE void mix_sequence_grad_body(const float* restrict k, const float* restric
 }
 
 INLINE void scan_sequence_body(const float* restrict k, const float* restrict v, int t_len, int c_len,
-                          float* restrict y, float* restrict den, float* restrict m, float* restrict num) {
+                               float* restrict y, float* restrict den, float* restrict m, float* restrict num) {
   for (int c = 0; c < c_len; c++) {
     m[c] = k[c];
     num[c] = v[c];
@@ -256,11 +258,13 @@ INLINE void scan_sequence_body(const float* restrict k, const float* restrict v,
 }
 
 INLINE void scan_sequence_grad_body(const float* restrict k, const float* restrict v, const float* restrict y,
-                               const float* restrict den, const float* restrict dy, const float* restrict dden,
-                               int t_len, int c_len, float* restrict dk, float* restrict dv, float* restrict m,
-                               float* restrict r, float* restrict h) {
+                                    const float* restrict den, const float* restrict dy, const float* restrict dden,
+                                    int t_len, int c_len, float* restrict dk, float* restrict dv, float* restrict m,
+                                    float* restrict r, float* restrict h) {
   running_max(k, t_len, c_len, m);
-  /* f_t = exp(m_t - m_{t+1}), 0 past the last position (r and h start at 0) */
+  memset(r, 0, sizeof(float) * (size_t) c_len);
+  memset(h, 0, sizeof(float) * (size_t) c_len);
+  /* f_t = exp(m_t - m_{t+1}), 0 past the last position */
   for (int t = t_len - 1; t >= 0; t--) {
     const size_t o = (size_t) t * c_len;
     const float* mn = t + 1 < t_len ? m + o + c_len : m + o;
@@ -327,10 +331,8 @@ static void scan_one(const Work* w, size_t o) {
                 w->scratch + w->c);
 }
 
-/* the backward scan's r and h start at 0 for every sequence */
 static void scan_grad_one(const Work* w, size_t o) {
   size_t step = (size_t) (w->t * w->c);
-  memset(w->scratch + step, 0, sizeof(float) * 2 * (size_t) w->c);
   scan_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2] + o, w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
                      (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step, w->scratch + step + w->c);
 }

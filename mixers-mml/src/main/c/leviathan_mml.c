@@ -23,21 +23,25 @@ INLINE void linear_scan_body(const float* restrict log_a, const float* restrict 
   }
 }
 
+/* scratch: g and the next position's factor a_{t+1}, [C] each */
 INLINE void linear_scan_grad_body(const float* restrict log_a, const float* restrict h, const float* restrict dh,
                                   int t_len, int c_len, float* restrict dlog_a, float* restrict du,
-                                  float* restrict g) {
+                                  float* restrict scratch) {
+  float* restrict g = scratch;
+  float* restrict a_next = scratch + c_len;
   memset(g, 0, sizeof(float) * (size_t) c_len);
+  memset(a_next, 0, sizeof(float) * (size_t) c_len); /* 0 past the last position */
   for (int t = t_len - 1; t >= 0; t--) {
     const size_t o = (size_t) t * c_len;
-    /* the factor of the next position, 0 past the last; the state before, 0 before the first */
-    const float* next = t + 1 < t_len ? log_a + o + c_len : log_a + o;
-    const float has_next = t + 1 < t_len ? 1.f : 0.f;
+    /* the state before, 0 before the first position */
     const float* before = t > 0 ? h + o - c_len : h;
     const float has_before = t > 0 ? 1.f : 0.f;
     for (int c = 0; c < c_len; c++) {
-      g[c] = dh[o + c] + has_next * expf(next[c]) * g[c];
+      const float a = expf(log_a[o + c]);
+      g[c] = dh[o + c] + a_next[c] * g[c];
       du[o + c] = g[c];
-      dlog_a[o + c] = g[c] * expf(log_a[o + c]) * has_before * before[c];
+      dlog_a[o + c] = g[c] * a * has_before * before[c];
+      a_next[c] = a;
     }
   }
 }
@@ -47,8 +51,8 @@ VARIANTS(linear_scan,
          (log_a, u, t_len, c_len, h))
 VARIANTS(linear_scan_grad,
          (const float* restrict log_a, const float* restrict h, const float* restrict dh, int t_len, int c_len,
-          float* restrict dlog_a, float* restrict du, float* restrict g),
-         (log_a, h, dh, t_len, c_len, dlog_a, du, g))
+          float* restrict dlog_a, float* restrict du, float* restrict scratch),
+         (log_a, h, dh, t_len, c_len, dlog_a, du, scratch))
 
 static void choose_variants(void) {
   __builtin_cpu_init();
@@ -71,7 +75,7 @@ static void scan_grad_one(const Work* w, size_t o) {
 static const int scan_sequences[] = {1};
 static const int scan_grad_sequences[] = {1, 2, 3};
 static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_one, 0, 1, 1};
-static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_one, 0, 1, 1};
+static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_one, 0, 2, 1};
 
 KERNEL(scan_kernel, SCAN)
 KERNEL(scan_grad_kernel, SCAN_GRAD)
