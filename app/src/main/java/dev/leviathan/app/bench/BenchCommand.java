@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
     footer = {"",
         "CSV columns: mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,",
         "             forward_ms,peak_mb,first_step_ms,rss_mb,status,runs,step_ms_min,",
-        "             step_ms_max",
+        "             step_ms_max,cpu_ms",
         "  step_ms         median time of the timed training steps (forward, loss,",
         "                  gradients, AdamW update)",
         "  tokens_per_sec  batch * context / step time",
@@ -56,6 +56,8 @@ import picocli.CommandLine.Spec;
         "  runs            finished runs of the configuration (--repeat); every number",
         "                  above is the median over them",
         "  step_ms_min/max the fastest and slowest run's step_ms: how noisy the machine was",
+        "  cpu_ms          CPU time of the worker per timed step (mean), all threads: less",
+        "                  disturbed than step_ms when other work shares the machine",
         "FILE.png next to FILE.csv: step time and peak memory against context, log-log.",
         "",
         "--generate measures cached generation instead (one JVM per mixer, model without",
@@ -386,7 +388,7 @@ public final class BenchCommand implements Callable<Integer> {
       BenchRow row = new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(),
           Long.parseLong(result.get("params")), stepMs, job.batch() * (double) job.context() / (stepMs / 1000),
           Double.parseDouble(result.get("forward_ms")), peak, optional(result, "first_step_ms"),
-          optional(result, "rss_mb"), BenchRow.OK, 1, stepMs, stepMs);
+          optional(result, "rss_mb"), BenchRow.OK, 1, stepMs, stepMs, optional(result, "cpu_ms"));
       return new Measured(row, detail);
     }
     if (BenchRow.OOM.equals(failureKind)) {
@@ -402,7 +404,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   private static Measured failed(BenchWorker.Job job, Long params, String status, String detail) {
     return new Measured(new BenchRow(job.mixer(), job.context(), job.batch(), job.width(), job.layers(), params, null,
-        null, null, null, null, null, status, 0, null, null), detail);
+        null, null, null, null, null, status, 0, null, null, null), detail);
   }
 
   private static Double optional(Map<String, String> result, String key) {
@@ -413,8 +415,9 @@ public final class BenchCommand implements Callable<Integer> {
   private static String describe(Measured m) {
     BenchRow r = m.row();
     if (r.ok()) {
-      return String.format(Locale.ROOT, "%.1f ms/step, %.0f tokens/s, forward %.1f ms, peak %s MB, process peak %s MB,"
-              + " first step %s ms (%s)", r.stepMs(), r.tokensPerSec(), r.forwardMs(),
+      return String.format(Locale.ROOT, "%.1f ms/step (cpu %s ms), %.0f tokens/s, forward %.1f ms, peak %s MB,"
+              + " process peak %s MB, first step %s ms (%s)", r.stepMs(),
+          r.cpuMs() == null ? "?" : Reports.number(r.cpuMs(), 1), r.tokensPerSec(), r.forwardMs(),
           r.peakMb() == null ? "?" : Reports.number(r.peakMb(), 1), r.rssMb() == null ? "?" : Reports.number(r.rssMb(), 1),
           Reports.number(r.firstStepMs(), 0), m.detail());
     }

@@ -15,13 +15,16 @@ import java.util.List;
  * @param runs the finished runs the numbers come from (each a median over them with {@code --repeat})
  * @param stepMsMin the fastest run's step time ({@code stepMs} with one run)
  * @param stepMsMax the slowest run's step time
+ * @param cpuMs CPU time of the worker process per timed step (their mean), all its threads (TensorFlow's too):
+ *     less disturbed than {@code stepMs} by other load on the machine, which takes cores away but spends
+ *     none of this process's CPU time
  */
 record BenchRow(String mixer, int context, int batch, int width, int layers, Long params, Double stepMs,
     Double tokensPerSec, Double forwardMs, Double peakMb, Double firstStepMs, Double rssMb, String status, int runs,
-    Double stepMsMin, Double stepMsMax) {
+    Double stepMsMin, Double stepMsMax, Double cpuMs) {
 
   static final String HEADER = "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,"
-      + "first_step_ms,rss_mb,status,runs,step_ms_min,step_ms_max";
+      + "first_step_ms,rss_mb,status,runs,step_ms_min,step_ms_max,cpu_ms";
   static final String OK = "ok";
   static final String OOM = "oom";
   static final String TIMEOUT = "timeout";
@@ -36,7 +39,7 @@ record BenchRow(String mixer, int context, int batch, int width, int layers, Lon
         Integer.toString(layers), params == null ? "" : Long.toString(params), Reports.number(stepMs, 3),
         Reports.number(tokensPerSec, 1), Reports.number(forwardMs, 3), Reports.number(peakMb, 1),
         Reports.number(firstStepMs, 1), Reports.number(rssMb, 1), status, Integer.toString(runs),
-        Reports.number(stepMsMin, 3), Reports.number(stepMsMax, 3));
+        Reports.number(stepMsMin, 3), Reports.number(stepMsMax, 3), Reports.number(cpuMs, 3));
   }
 
   /**
@@ -56,7 +59,7 @@ record BenchRow(String mixer, int context, int batch, int width, int layers, Lon
         median(ok.stream().map(BenchRow::peakMb).toList()), median(ok.stream().map(BenchRow::firstStepMs).toList()),
         median(ok.stream().map(BenchRow::rssMb).toList()), OK, ok.size(),
         ok.stream().mapToDouble(BenchRow::stepMs).min().orElseThrow(),
-        ok.stream().mapToDouble(BenchRow::stepMs).max().orElseThrow());
+        ok.stream().mapToDouble(BenchRow::stepMs).max().orElseThrow(), median(ok.stream().map(BenchRow::cpuMs).toList()));
   }
 
   /** The {@link BenchWorker#median} of the non-null values, or null without any. */

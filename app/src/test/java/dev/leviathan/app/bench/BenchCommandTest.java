@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code leviathan bench} end to end: every configuration in its own worker JVM. */
 class BenchCommandTest {
   static final String HEADER = "mixer,context,batch,width,layers,params,step_ms,tokens_per_sec,forward_ms,peak_mb,"
-      + "first_step_ms,rss_mb,status,runs,step_ms_min,step_ms_max";
+      + "first_step_ms,rss_mb,status,runs,step_ms_min,step_ms_max,cpu_ms";
 
   @TempDir Path work;
 
@@ -43,6 +43,8 @@ class BenchCommandTest {
       double peak = Double.parseDouble(f[9]);
       assertTrue(peak > 0 && peak < 4096, "peak memory of a 16-token step: " + peak + " MB");
     }
+    double cpuMs = Double.parseDouble(f[16]);
+    assertTrue(cpuMs > 0, "CPU time per step: " + lines.get(1));
     double firstStepMs = Double.parseDouble(f[10]);
     assertTrue(firstStepMs > 0, "the first step is reported on its own: " + lines.get(1));
     if (Files.exists(Path.of("/proc/self/status"))) {
@@ -98,7 +100,7 @@ class BenchCommandTest {
         "--steps", "1000000", "--time-limit", "1", "--out", "t/bench.csv");
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("t/bench.csv"));
-    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,,,timeout,0,,", "attention,16,1,16,1,,,,,,,,timeout,0,,"),
+    assertEquals(List.of(HEADER, "attention,8,1,16,1,,,,,,,,timeout,0,,,", "attention,16,1,16,1,,,,,,,,timeout,0,,,"),
         lines.stream().map(l -> l.replaceFirst("^(attention,\\d+,1,16,1,)\\d+", "$1")).toList(),
         "params may be known when the model was built before the limit; every number after it is empty");
     assertTrue(r.out().contains("[2/2] attention, context 16 ... timeout: over the time limit of 1 s"), r.out());
@@ -112,7 +114,7 @@ class BenchCommandTest {
     assertEquals(0, r.code(), r.toString());
     List<String> lines = Files.readAllLines(work.resolve("m/bench.csv"));
     assertEquals(2, lines.size(), lines.toString());
-    assertTrue(lines.get(1).endsWith(",,,,,,,oom,0,,"), lines.get(1));
+    assertTrue(lines.get(1).endsWith(",,,,,,,oom,0,,,"), lines.get(1));
     assertTrue(r.out().contains("oom: resident memory passed --max-memory 64 MB"), r.out());
   }
 

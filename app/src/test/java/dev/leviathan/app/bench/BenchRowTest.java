@@ -10,11 +10,11 @@ import org.junit.jupiter.api.Test;
 class BenchRowTest {
   static BenchRow ok(double stepMs, double peakMb) {
     return new BenchRow("attention", 64, 12, 128, 4, 809856L, stepMs, 768 / (stepMs / 1000), stepMs / 3, peakMb,
-        700.0, 900.0, BenchRow.OK, 1, stepMs, stepMs);
+        700.0, 900.0, BenchRow.OK, 1, stepMs, stepMs, stepMs * 1.5);
   }
 
   static BenchRow failed(String status) {
-    return new BenchRow("attention", 64, 12, 128, 4, 809856L, null, null, null, null, null, null, status, 0, null, null);
+    return new BenchRow("attention", 64, 12, 128, 4, 809856L, null, null, null, null, null, null, status, 0, null, null, null);
   }
 
   @Test
@@ -28,6 +28,7 @@ class BenchRowTest {
     assertEquals(85, r.peakMb());
     assertEquals(50, r.stepMsMin());
     assertEquals(70, r.stepMsMax());
+    assertEquals(90, r.cpuMs(), "the median CPU time per step");
     BenchRow even = BenchRow.combine(List.of(ok(60, 80), ok(50, 90)));
     assertEquals(55, even.stepMs(), "an even count takes the mean of the middle two");
     assertEquals(2, even.runs());
@@ -39,6 +40,6 @@ class BenchRowTest {
     assertEquals(BenchRow.OOM, r.status());
     assertEquals(0, r.runs());
     assertNull(r.stepMs());
-    assertEquals("attention,64,12,128,4,809856,,,,,,,oom,0,,", r.csv());
+    assertEquals("attention,64,12,128,4,809856,,,,,,,oom,0,,,", r.csv());
   }
 }
