@@ -40,6 +40,7 @@ static struct {
   TF_OpDefinitionBuilder* (*NewOpDefinitionBuilder)(const char*);
   void (*OpDefinitionBuilderAddInput)(TF_OpDefinitionBuilder*, const char*);
   void (*OpDefinitionBuilderAddOutput)(TF_OpDefinitionBuilder*, const char*);
+  void (*OpDefinitionBuilderAddAttr)(TF_OpDefinitionBuilder*, const char*);
   void (*OpDefinitionBuilderSetShapeInferenceFunction)(TF_OpDefinitionBuilder*,
                                                        void (*)(TF_ShapeInferenceContext*, TF_Status*));
   void (*RegisterOpDefinition)(TF_OpDefinitionBuilder*, TF_Status*);
@@ -47,12 +48,16 @@ static struct {
   void (*DeleteShapeHandle)(TF_ShapeHandle*);
   void (*ShapeInferenceContextGetInput)(TF_ShapeInferenceContext*, int, TF_ShapeHandle*, TF_Status*);
   void (*ShapeInferenceContextSetOutput)(TF_ShapeInferenceContext*, int, TF_ShapeHandle*, TF_Status*);
+  void (*ShapeInferenceContextSubshape)(TF_ShapeInferenceContext*, TF_ShapeHandle*, int64_t, int64_t, TF_ShapeHandle*,
+                                        TF_Status*);
   TF_KernelBuilder* (*NewKernelBuilder)(const char*, const char*, void* (*)(TF_OpKernelConstruction*),
                                         void (*)(void*, TF_OpKernelContext*), void (*)(void*));
   void (*RegisterKernelBuilder)(const char*, TF_KernelBuilder*, TF_Status*);
   void (*GetInput)(TF_OpKernelContext*, int, TF_Tensor**, TF_Status*);
   TF_Tensor* (*AllocateOutput)(TF_OpKernelContext*, int, int, const int64_t*, int, size_t, TF_Status*);
   void (*OpKernelContext_Failure)(TF_OpKernelContext*, TF_Status*);
+  void (*OpKernelConstruction_GetAttrFloat)(TF_OpKernelConstruction*, const char*, float*, TF_Status*);
+  void (*OpKernelConstruction_Failure)(TF_OpKernelConstruction*, TF_Status*);
   int (*NumDims)(const TF_Tensor*);
   int64_t (*Dim)(const TF_Tensor*, int);
   void* (*TensorData)(const TF_Tensor*);
@@ -235,7 +240,7 @@ typedef struct {
   int max_workers;
 } Spec;
 
-static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
+__attribute__((unused)) static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
   TF_Status* status = tf.NewStatus();
   TF_Tensor* in[7];
   TF_Tensor* out[3] = {NULL, NULL, NULL};
@@ -306,17 +311,21 @@ static int lookup(void* library) {
   LOOKUP(NewOpDefinitionBuilder, "TF_NewOpDefinitionBuilder")
   LOOKUP(OpDefinitionBuilderAddInput, "TF_OpDefinitionBuilderAddInput")
   LOOKUP(OpDefinitionBuilderAddOutput, "TF_OpDefinitionBuilderAddOutput")
+  LOOKUP(OpDefinitionBuilderAddAttr, "TF_OpDefinitionBuilderAddAttr")
   LOOKUP(OpDefinitionBuilderSetShapeInferenceFunction, "TF_OpDefinitionBuilderSetShapeInferenceFunction")
   LOOKUP(RegisterOpDefinition, "TF_RegisterOpDefinition")
   LOOKUP(NewShapeHandle, "TF_NewShapeHandle")
   LOOKUP(DeleteShapeHandle, "TF_DeleteShapeHandle")
   LOOKUP(ShapeInferenceContextGetInput, "TF_ShapeInferenceContextGetInput")
   LOOKUP(ShapeInferenceContextSetOutput, "TF_ShapeInferenceContextSetOutput")
+  LOOKUP(ShapeInferenceContextSubshape, "TF_ShapeInferenceContextSubshape")
   LOOKUP(NewKernelBuilder, "TF_NewKernelBuilder")
   LOOKUP(RegisterKernelBuilder, "TF_RegisterKernelBuilder")
   LOOKUP(GetInput, "TF_GetInput")
   LOOKUP(AllocateOutput, "TF_AllocateOutput")
   LOOKUP(OpKernelContext_Failure, "TF_OpKernelContext_Failure")
+  LOOKUP(OpKernelConstruction_GetAttrFloat, "TF_OpKernelConstruction_GetAttrFloat")
+  LOOKUP(OpKernelConstruction_Failure, "TF_OpKernelConstruction_Failure")
   LOOKUP(NumDims, "TF_NumDims")
   LOOKUP(Dim, "TF_Dim")
   LOOKUP(TensorData, "TF_TensorData")
@@ -326,8 +335,9 @@ static int lookup(void* library) {
 }
 
 static void define(const char* name, const char* const* in, int inputs, const char* const* out, int outputs,
-                   void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*), void (*compute)(void*, TF_OpKernelContext*),
-                   TF_Status* status) {
+                   const char* const* attrs, int attr_count,
+                   void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*), void* (*create)(TF_OpKernelConstruction*),
+                   void (*compute)(void*, TF_OpKernelContext*), void (*destroy)(void*), TF_Status* status) {
   TF_OpDefinitionBuilder* op = tf.NewOpDefinitionBuilder(name);
   for (int i = 0; i < inputs; i++) {
     tf.OpDefinitionBuilderAddInput(op, in[i]);
@@ -335,12 +345,15 @@ static void define(const char* name, const char* const* in, int inputs, const ch
   for (int i = 0; i < outputs; i++) {
     tf.OpDefinitionBuilderAddOutput(op, out[i]);
   }
+  for (int i = 0; i < attr_count; i++) {
+    tf.OpDefinitionBuilderAddAttr(op, attrs[i]);
+  }
   tf.OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   tf.RegisterOpDefinition(op, status);
   if (tf.GetCode(status) != TF_OK) {
     return;
   }
-  tf.RegisterKernelBuilder(name, tf.NewKernelBuilder(name, "CPU", NULL, compute, NULL), status);
+  tf.RegisterKernelBuilder(name, tf.NewKernelBuilder(name, "CPU", create, compute, destroy), status);
 }
 
 /* The kernel function of the op that `spec` describes. */
@@ -357,7 +370,11 @@ static void define(const char* name, const char* const* in, int inputs, const ch
     same_shapes(ctx, status, from, (int) (sizeof from / sizeof from[0])); \
   }
 
-/* One op to register: its inputs' and outputs' specs ("name: float"), shape function and kernel. */
+/*
+ * One op to register: its inputs' and outputs' specs ("name: float"), shape function and kernel; optionally
+ * attributes ("eps: float = 1e-5") with a `create` function that reads them into the kernel's state (passed
+ * to the kernel function, released by `destroy`).
+ */
 typedef struct {
   const char* name;
   const char* const* in;
@@ -366,13 +383,18 @@ typedef struct {
   int outputs;
   void (*shapes)(TF_ShapeInferenceContext*, TF_Status*);
   void (*kernel)(void*, TF_OpKernelContext*);
+  const char* const* attrs;
+  int attr_count;
+  void* (*create)(TF_OpKernelConstruction*);
+  void (*destroy)(void*);
 } OpDef;
 
 /* Registers `count` ops and their CPU kernels, in order, stopping at the first failure (said on stderr). */
 static void register_ops(const char* library_name, const OpDef* ops, int count) {
   TF_Status* status = tf.NewStatus();
   for (int i = 0; i < count && tf.GetCode(status) == TF_OK; i++) {
-    define(ops[i].name, ops[i].in, ops[i].inputs, ops[i].out, ops[i].outputs, ops[i].shapes, ops[i].kernel, status);
+    define(ops[i].name, ops[i].in, ops[i].inputs, ops[i].out, ops[i].outputs, ops[i].attrs, ops[i].attr_count,
+           ops[i].shapes, ops[i].create, ops[i].kernel, ops[i].destroy, status);
     if (tf.GetCode(status) != TF_OK) {
       fprintf(stderr, "%s: registering %s failed\n", library_name, ops[i].name);
     }

@@ -364,10 +364,10 @@ static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "
                                            "dden: float"};
 static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
 static const OpDef OPS[] = {
-    {"LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_kernel},
-    {"LeviathanAftMixGrad", mix_grad_in, 7, mix_grad_out, 3, mix_grad_shapes, mix_grad_kernel},
-    {"LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_kernel},
-    {"LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_kernel},
+    {"LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftMixGrad", mix_grad_in, 7, mix_grad_out, 3, mix_grad_shapes, mix_grad_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_kernel, NULL, 0, NULL, NULL},
 };
 
 __attribute__((constructor)) static void register_kernels(void) {

@@ -87,8 +87,8 @@ static const char* const scan_out[] = {"h: float"};
 static const char* const grad_in[] = {"log_a: float", "u: float", "h: float", "dh: float"};
 static const char* const grad_out[] = {"dlog_a: float", "du: float"};
 static const OpDef OPS[] = {
-    {"LeviathanLinearScan", scan_in, 2, scan_out, 1, scan_shapes, scan_kernel},
-    {"LeviathanLinearScanGrad", grad_in, 4, grad_out, 2, scan_grad_shapes, scan_grad_kernel},
+    {"LeviathanLinearScan", scan_in, 2, scan_out, 1, scan_shapes, scan_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanLinearScanGrad", grad_in, 4, grad_out, 2, scan_grad_shapes, scan_grad_kernel, NULL, 0, NULL, NULL},
 };
 
 __attribute__((constructor)) static void register_kernels(void) {

@@ -1,6 +1,7 @@
 package dev.leviathan.core.model;
 
 import dev.leviathan.core.ops.Layers;
+import dev.leviathan.core.ops.NativeLayers;
 import dev.leviathan.core.spi.ChannelMixer;
 import dev.leviathan.core.spi.Initializer;
 import dev.leviathan.core.spi.LayerContext;
@@ -72,9 +73,12 @@ public final class LanguageModel {
 
     /** The norm built in scope {@code in}. */
     Operand<TFloat32> apply(Ops in, Operand<TFloat32> x) {
-      return config.norm() == NormKind.LAYERNORM
-          ? Layers.layerNorm(in, x, gain, bias, NORM_EPS)
-          : Layers.rmsNorm(in, x, gain, NORM_EPS);
+      if (config.norm() != NormKind.LAYERNORM) {
+        return Layers.rmsNorm(in, x, gain, NORM_EPS);
+      }
+      return !portable && NativeLayers.loaded()
+          ? NativeLayers.layerNorm(in, x, gain, bias, NORM_EPS)
+          : Layers.layerNorm(in, x, gain, bias, NORM_EPS);
     }
   }
 

@@ -1,0 +1,73 @@
+package dev.leviathan.core.ops;
+
+import java.util.Map;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The fused CPU kernels of the model's shared layers ({@code core/src/main/c/leviathan_core.c}, loaded
+ * through {@link NativeKernels}): LayerNorm and the MLP's bias + GELU, forward and gradient one op each,
+ * for what {@link Layers#layerNorm} and {@link Layers#gelu} build from about 30 and 15 graph nodes
+ * (counting their gradients).
+ *
+ * <p>Used where {@link #loaded()} and the graph need not be portable
+ * ({@link dev.leviathan.core.spi.LayerContext#portable()}); elsewhere the model builds the graph forms,
+ * which compute the same (tested to float rounding).
+ */
+public final class NativeLayers {
+  static final String LAYER_NORM = "LeviathanLayerNorm";
+  static final String LAYER_NORM_GRAD = "LeviathanLayerNormGrad";
+  static final String BIAS_GELU = "LeviathanBiasGelu";
+  static final String BIAS_GELU_GRAD = "LeviathanBiasGeluGrad";
+  static final String RESOURCE = "/dev/leviathan/core/native/linux-x86_64/libleviathan-core.so";
+
+  private static final NativeKernels.Availability AVAILABILITY =
+      NativeKernels.load(NativeLayers.class, RESOURCE, Map.of(LAYER_NORM, LAYER_NORM_GRAD, BIAS_GELU, BIAS_GELU_GRAD));
+
+  private NativeLayers() {}
+
+  /** Whether the kernels are loaded, and if not, why. */
+  public static NativeKernels.Availability availability() {
+    return AVAILABILITY;
+  }
+
+  /** Whether the kernels are loaded into TensorFlow in this process. */
+  public static boolean loaded() {
+    return AVAILABILITY.loaded();
+  }
+
+  /**
+   * LayerNorm over the last axis, as {@link Layers#layerNorm} ({@code bias} may be null): one kernel
+   * forward, one for the gradient.
+   */
+  public static Operand<TFloat32> layerNorm(
+      Ops tf, Operand<TFloat32> x, Operand<TFloat32> gain, Operand<TFloat32> bias, float eps) {
+    requireLoaded();
+    Operand<TFloat32> b = bias != null ? bias : tf.zerosLike(gain);
+    GraphOperation op = (GraphOperation) tf.scope().opBuilder(LAYER_NORM, "LayerNorm")
+        .addInput(x.asOutput())
+        .addInput(gain.asOutput())
+        .addInput(b.asOutput())
+        .setAttr("eps", eps)
+        .build();
+    return NativeKernels.sameShape(tf, op.output(0), x);
+  }
+
+  /**
+   * {@code gelu(x + b)} (exact GELU, as {@link Layers#gelu}) over the last axis of {@code x}; {@code b} may
+   * be null (no bias).
+   */
+  public static Operand<TFloat32> biasGelu(Ops tf, Operand<TFloat32> x, Operand<TFloat32> b) {
+    requireLoaded();
+    Operand<TFloat32> bias = b != null ? b : tf.constant(new float[(int) x.shape().size(-1)]);
+    return NativeKernels.apply(tf, BIAS_GELU, "BiasGelu", x, bias);
+  }
+
+  private static void requireLoaded() {
+    if (!AVAILABILITY.loaded()) {
+      throw new IllegalStateException("the native layer kernels are not loaded: " + AVAILABILITY.reason());
+    }
+  }
+}
