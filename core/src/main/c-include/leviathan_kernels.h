@@ -50,6 +50,10 @@ static struct {
   void (*ShapeInferenceContextSetOutput)(TF_ShapeInferenceContext*, int, TF_ShapeHandle*, TF_Status*);
   void (*ShapeInferenceContextSubshape)(TF_ShapeInferenceContext*, TF_ShapeHandle*, int64_t, int64_t, TF_ShapeHandle*,
                                         TF_Status*);
+  void (*ShapeInferenceContextWithRank)(TF_ShapeInferenceContext*, TF_ShapeHandle*, int64_t, TF_ShapeHandle*,
+                                        TF_Status*);
+  void (*ShapeInferenceContextConcatenateShapes)(TF_ShapeInferenceContext*, TF_ShapeHandle*, TF_ShapeHandle*,
+                                                 TF_ShapeHandle*, TF_Status*);
   TF_KernelBuilder* (*NewKernelBuilder)(const char*, const char*, void* (*)(TF_OpKernelConstruction*),
                                         void (*)(void*, TF_OpKernelContext*), void (*)(void*));
   void (*RegisterKernelBuilder)(const char*, TF_KernelBuilder*, TF_Status*);
@@ -173,6 +177,26 @@ static int threads_for(int64_t b) {
 }
 
 /*
+ * Runs fn on each of `count` parts (an array of `size`-byte structs), part 0 in the calling thread and the
+ * others in threads of their own (in the calling thread too where a thread cannot be started).
+ */
+static void run_all(void* parts, size_t size, int count, void* (*fn)(void*)) {
+  pthread_t ids[64];
+  int started[64] = {0};
+  for (int i = 1; i < count; i++) {
+    started[i] = pthread_create(&ids[i], NULL, fn, (char*) parts + i * size) == 0;
+  }
+  fn(parts);
+  for (int i = 1; i < count; i++) {
+    if (started[i]) {
+      pthread_join(ids[i], NULL);
+    } else {
+      fn((char*) parts + i * size);
+    }
+  }
+}
+
+/*
  * Runs base->sequence over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the
  * calling thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight
  * gradient of that many floats (part 0's is out[2], zeroed by the caller); the parts' weight gradients are
@@ -182,8 +206,6 @@ static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weight
   int workers = threads_for(b);
   workers = workers > max_workers ? max_workers : workers;
   Work parts[64];
-  pthread_t ids[64];
-  int started[64] = {0};
   int ok = 1;
   for (int i = 0; i < workers; i++) {
     parts[i] = *base;
@@ -196,17 +218,7 @@ static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weight
     }
   }
   if (ok) {
-    for (int i = 1; i < workers; i++) {
-      started[i] = pthread_create(&ids[i], NULL, each_sequence, &parts[i]) == 0;
-    }
-    each_sequence(&parts[0]);
-    for (int i = 1; i < workers; i++) {
-      if (started[i]) {
-        pthread_join(ids[i], NULL);
-      } else {
-        each_sequence(&parts[i]); /* no thread: this part here */
-      }
-    }
+    run_all(parts, sizeof(Work), workers, each_sequence);
     for (int i = 1; i < workers && weights > 0; i++) {
       for (size_t j = 0; j < weights; j++) {
         base->out[2][j] += parts[i].weights_out[j];
@@ -319,6 +331,8 @@ static int lookup(void* library) {
   LOOKUP(ShapeInferenceContextGetInput, "TF_ShapeInferenceContextGetInput")
   LOOKUP(ShapeInferenceContextSetOutput, "TF_ShapeInferenceContextSetOutput")
   LOOKUP(ShapeInferenceContextSubshape, "TF_ShapeInferenceContextSubshape")
+  LOOKUP(ShapeInferenceContextWithRank, "TF_ShapeInferenceContextWithRank")
+  LOOKUP(ShapeInferenceContextConcatenateShapes, "TF_ShapeInferenceContextConcatenateShapes")
   LOOKUP(NewKernelBuilder, "TF_NewKernelBuilder")
   LOOKUP(RegisterKernelBuilder, "TF_RegisterKernelBuilder")
   LOOKUP(GetInput, "TF_GetInput")

@@ -177,8 +177,6 @@ static int split_rows(const Part* base, int64_t rows, int sums) {
   int64_t elements = rows * base->c;
   int workers = threads_for(elements / ROWS_PART_ELEMENTS);
   Part parts[64];
-  pthread_t ids[64];
-  int started[64] = {0};
   int ok = 1;
   for (int i = 0; i < workers; i++) {
     parts[i] = *base;
@@ -190,16 +188,8 @@ static int split_rows(const Part* base, int64_t rows, int sums) {
     }
   }
   if (ok) {
+    run_all(parts, sizeof(Part), workers, run_part);
     for (int i = 1; i < workers; i++) {
-      started[i] = pthread_create(&ids[i], NULL, run_part, &parts[i]) == 0;
-    }
-    parts[0].run(&parts[0]);
-    for (int i = 1; i < workers; i++) {
-      if (started[i]) {
-        pthread_join(ids[i], NULL);
-      } else {
-        parts[i].run(&parts[i]); /* no thread: this part here */
-      }
       for (int j = 0; j < sums; j++) {
         for (int k = 0; k < base->c; k++) {
           base->sums[j][k] += parts[i].sums[j][k];

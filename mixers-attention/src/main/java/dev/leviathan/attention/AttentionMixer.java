@@ -24,7 +24,8 @@ import org.tensorflow.types.TInt32;
  *   y = merge_heads(dropout(A) v) W_o + b_o
  * </pre>
  *
- * Cost O(T^2 C) time and O(T^2 H) memory per sequence.
+ * Cost O(T^2 C) time and O(T^2 H) memory per sequence. Where the fused CPU kernel is loaded
+ * ({@link NativeAttention}), training runs on it: the same sums without the {@code [T, T]} scores in memory.
  *
  * <p>Generation ({@link RecurrentTokenMixer}) keeps a key/value cache: the state is {@code K, V
  * [B, H, t, D]} of the t positions read. {@code prefill} returns the keys and values of the prompt;
@@ -34,6 +35,18 @@ import org.tensorflow.types.TInt32;
  * position, so there is no position limit: O(t C) time and memory per step.
  */
 public final class AttentionMixer implements TokenMixerProvider {
+  private final boolean graphOnly;
+
+  /** The provider the registry loads: the fused kernel ({@link NativeAttention}) where it can be used. */
+  public AttentionMixer() {
+    this(false);
+  }
+
+  /** A provider that always builds the graph form when {@code graphOnly} (tests compare the two). */
+  AttentionMixer(boolean graphOnly) {
+    this.graphOnly = graphOnly;
+  }
+
   @Override
   public String name() {
     return "attention";
@@ -75,7 +88,9 @@ public final class AttentionMixer implements TokenMixerProvider {
     var wo = layer.params().outputMatrix("w_o", c, c);
     var bo = bias ? layer.params().bias("b_o", c) : null;
     float scale = (float) (1.0 / Math.sqrt((double) c / heads));
-    return new Attention(tf, layer, c, heads, dropout, scale, wqkv, bqkv, wo, bo);
+    // the fused kernel has no dropout on the attention weights
+    boolean fused = !graphOnly && !layer.portable() && dropout == 0 && NativeAttention.loaded();
+    return new Attention(tf, layer, c, heads, dropout, scale, wqkv, bqkv, wo, bo, fused);
   }
 
   private static final class Attention implements RecurrentTokenMixer {
@@ -89,9 +104,10 @@ public final class AttentionMixer implements TokenMixerProvider {
     private final Operand<TFloat32> bqkv;
     private final Operand<TFloat32> wo;
     private final Operand<TFloat32> bo;
+    private final boolean fused;
 
     Attention(Ops tf, LayerContext layer, int width, int heads, double dropout, float scale,
-        Operand<TFloat32> wqkv, Operand<TFloat32> bqkv, Operand<TFloat32> wo, Operand<TFloat32> bo) {
+        Operand<TFloat32> wqkv, Operand<TFloat32> bqkv, Operand<TFloat32> wo, Operand<TFloat32> bo, boolean fused) {
       this.tf = tf;
       this.layer = layer;
       this.width = width;
@@ -102,11 +118,20 @@ public final class AttentionMixer implements TokenMixerProvider {
       this.bqkv = bqkv;
       this.wo = wo;
       this.bo = bo;
+      this.fused = fused;
     }
 
     @Override
     public Operand<TFloat32> apply(Operand<TFloat32> x) {
-      return prefill(x).output();
+      if (!fused) {
+        return prefill(x).output();
+      }
+      Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
+      Operand<TInt32> bt = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+      Operand<TFloat32> split = tf.reshape(qkv,
+          tf.concat(List.of(bt, tf.constant(new int[] {3, heads, width / heads})), tf.constant(0)));
+      Operand<TFloat32> y = tf.reshape(NativeAttention.attend(tf, split), Layers.withLastDim(tf, x, width));
+      return Layers.linear(tf, y, wo, bo);
     }
 
     @Override

@@ -13,7 +13,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class AttentionMixerTest {
-  private final AttentionMixer provider = new AttentionMixer();
+  private final AttentionMixer provider = provider();
+
+  /** The provider under test: the one the registry loads (the fused kernel where it is loaded). */
+  AttentionMixer provider() {
+    return new AttentionMixer();
+  }
 
   /** Plain-loop causal multi-head attention, in double precision. */
   static float[][][] reference(float[][][] x, Map<String, float[]> p, int heads, boolean bias) {
