@@ -147,8 +147,166 @@ INLINE void attention_grad_body(Head h, const float* restrict y, const float* re
   }
 }
 
+/*
+ * The same arithmetic for head widths D that are a multiple of 8, on 8-float vectors (GCC's vector
+ * extension): a row's scores in blocks of 8 keys with the sum over d in registers, weighted sums of rows with
+ * their accumulators in registers. Each score and each output row is summed in the same order as above (in
+ * d for a score, in j for a row), so a row still reads positions <= t only, bit for bit.
+ */
+typedef float v8 __attribute__((vector_size(32)));
+
+/* (macros rather than functions: GCC notes an ABI change for such vectors passed without AVX) */
+#define LOAD8(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE8(p, v) do { v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define SPLAT8(x) ({ const float x_ = (x); (v8) {x_, x_, x_, x_, x_, x_, x_, x_}; })
+
+/* s[0 .. 8 blocks) = factor x . kt[:, j] (kt [D][tp], tp a multiple of 8): keys past a row's own are computed
+ * and never read */
+INLINE void scores8(const float* restrict x, const float* restrict kt, int tp, int d, float factor, int blocks,
+                    float* restrict s) {
+  int jb = 0;
+  for (; jb + 4 <= blocks; jb += 4) {
+    v8 a0 = SPLAT8(0.f), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < d; i++) {
+      const v8 xi = SPLAT8(x[i] * factor);
+      const float* restrict k = kt + (int64_t) i * tp + jb * 8;
+      a0 += xi * LOAD8(k);
+      a1 += xi * LOAD8(k + 8);
+      a2 += xi * LOAD8(k + 16);
+      a3 += xi * LOAD8(k + 24);
+    }
+    STORE8(s + jb * 8, a0);
+    STORE8(s + jb * 8 + 8, a1);
+    STORE8(s + jb * 8 + 16, a2);
+    STORE8(s + jb * 8 + 24, a3);
+  }
+  for (; jb < blocks; jb++) {
+    v8 a = SPLAT8(0.f);
+    for (int i = 0; i < d; i++) {
+      a += SPLAT8(x[i] * factor) * LOAD8(kt + (int64_t) i * tp + jb * 8);
+    }
+    STORE8(s + jb * 8, a);
+  }
+}
+
+/* out[:] = sum_{j < count} w[j] rows[j * stride + :] (plus out's own values when `add`) */
+INLINE void weighted_rows8(const float* restrict w, int count, const float* restrict rows, int64_t stride, int d,
+                           int add, float* restrict out) {
+  int i = 0;
+  for (; i + 32 <= d; i += 32) {
+    v8 a0 = add ? LOAD8(out + i) : SPLAT8(0.f);
+    v8 a1 = add ? LOAD8(out + i + 8) : SPLAT8(0.f);
+    v8 a2 = add ? LOAD8(out + i + 16) : SPLAT8(0.f);
+    v8 a3 = add ? LOAD8(out + i + 24) : SPLAT8(0.f);
+    for (int j = 0; j < count; j++) {
+      const v8 wj = SPLAT8(w[j]);
+      const float* restrict r = rows + j * stride + i;
+      a0 += wj * LOAD8(r);
+      a1 += wj * LOAD8(r + 8);
+      a2 += wj * LOAD8(r + 16);
+      a3 += wj * LOAD8(r + 24);
+    }
+    STORE8(out + i, a0);
+    STORE8(out + i + 8, a1);
+    STORE8(out + i + 16, a2);
+    STORE8(out + i + 24, a3);
+  }
+  for (; i < d; i += 8) {
+    v8 a = add ? LOAD8(out + i) : SPLAT8(0.f);
+    for (int j = 0; j < count; j++) {
+      a += SPLAT8(w[j]) * LOAD8(rows + j * stride + i);
+    }
+    STORE8(out + i, a);
+  }
+}
+
+/* scratch: kt [D tp], s [tp] */
+INLINE void attention8_body(Head h, float* restrict y, float* restrict lse, float* restrict scratch) {
+  const int t_len = h.t_len, d = h.d, tp = (t_len + 7) / 8 * 8;
+  float* restrict kt = scratch;
+  float* restrict s = scratch + (int64_t) d * tp;
+  for (int i = 0; i < d; i++) {
+    for (int j = 0; j < tp; j++) {
+      kt[(int64_t) i * tp + j] = j < t_len ? h.k[j * h.qkv_stride + i] : 0.f;
+    }
+  }
+  for (int t = 0; t < t_len; t++) {
+    scores8(h.q + t * h.qkv_stride, kt, tp, d, h.scale, t / 8 + 1, s);
+    float m = s[0];
+    for (int j = 1; j <= t; j++) {
+      m = s[j] > m ? s[j] : m;
+    }
+    float sum = 0.f;
+    for (int j = 0; j <= t; j++) {
+      s[j] = expf(s[j] - m);
+      sum += s[j];
+    }
+    const float inv = 1.f / sum;
+    for (int j = 0; j <= t; j++) {
+      s[j] *= inv;
+    }
+    weighted_rows8(s, t + 1, h.v, h.qkv_stride, d, 0, y + t * h.y_stride);
+    lse[t * h.lse_stride] = m + logf(sum);
+  }
+}
+
+/* scratch: kt, vt [D tp], dkv [2 T D] (dk and dv rows, contiguous), s, dp [tp] */
+INLINE void attention8_grad_body(Head h, const float* restrict y, const float* restrict lse, const float* restrict dy,
+                                 float* restrict dq, float* restrict dk, float* restrict dv, float* restrict scratch) {
+  const int t_len = h.t_len, d = h.d, tp = (t_len + 7) / 8 * 8;
+  float* restrict kt = scratch;
+  float* restrict vt = kt + (int64_t) d * tp;
+  float* restrict dkv = vt + (int64_t) d * tp;
+  float* restrict s = dkv + 2 * (int64_t) t_len * d;
+  float* restrict dp = s + tp;
+  for (int i = 0; i < d; i++) {
+    for (int j = 0; j < tp; j++) {
+      kt[(int64_t) i * tp + j] = j < t_len ? h.k[j * h.qkv_stride + i] : 0.f;
+      vt[(int64_t) i * tp + j] = j < t_len ? h.v[j * h.qkv_stride + i] : 0.f;
+    }
+  }
+  memset(dkv, 0, sizeof(float) * 2 * (size_t) t_len * (size_t) d);
+  for (int t = 0; t < t_len; t++) {
+    const float* restrict qt = h.q + t * h.qkv_stride;
+    const float* restrict dyt = dy + t * h.y_stride;
+    const float* restrict yt = y + t * h.y_stride;
+    const int blocks = t / 8 + 1;
+    scores8(qt, kt, tp, d, h.scale, blocks, s);
+    scores8(dyt, vt, tp, d, 1.f, blocks, dp);
+    const float l = lse[t * h.lse_stride];
+    float g = 0.f;
+    for (int i = 0; i < d; i++) {
+      g += dyt[i] * yt[i];
+    }
+    for (int j = 0; j <= t; j++) {
+      s[j] = expf(s[j] - l);                 /* p_tj */
+      dp[j] = s[j] * (dp[j] - g) * h.scale; /* ds_tj, scaled */
+    }
+    weighted_rows8(dp, t + 1, h.k, h.qkv_stride, d, 0, dq + t * h.qkv_stride);
+    for (int j = 0; j <= t; j++) {
+      float* restrict dkj = dkv + (int64_t) j * d;
+      float* restrict dvj = dkv + ((int64_t) t_len + j) * d;
+      const v8 ds = SPLAT8(dp[j]);
+      const v8 p = SPLAT8(s[j]);
+      for (int i = 0; i < d; i += 8) {
+        STORE8(dkj + i, LOAD8(dkj + i) + ds * LOAD8(qt + i));
+        STORE8(dvj + i, LOAD8(dvj + i) + p * LOAD8(dyt + i));
+      }
+    }
+  }
+  for (int j = 0; j < t_len; j++) {
+    memcpy(dk + j * h.qkv_stride, dkv + (int64_t) j * d, sizeof(float) * (size_t) d);
+    memcpy(dv + j * h.qkv_stride, dkv + ((int64_t) t_len + j) * d, sizeof(float) * (size_t) d);
+  }
+}
+
 VARIANTS(attention, (Head h, float* restrict y, float* restrict lse, float* restrict scratch), (h, y, lse, scratch))
 VARIANTS(attention_grad,
+         (Head h, const float* restrict y, const float* restrict lse, const float* restrict dy, float* restrict dq,
+          float* restrict dk, float* restrict dv, float* restrict scratch),
+         (h, y, lse, dy, dq, dk, dv, scratch))
+VARIANTS(attention8, (Head h, float* restrict y, float* restrict lse, float* restrict scratch), (h, y, lse, scratch))
+VARIANTS(attention8_grad,
          (Head h, const float* restrict y, const float* restrict lse, const float* restrict dy, float* restrict dq,
           float* restrict dk, float* restrict dv, float* restrict scratch),
          (h, y, lse, dy, dq, dk, dv, scratch))
@@ -158,6 +316,8 @@ static void choose_variants(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     attention = attention_avx2;
     attention_grad = attention_grad_avx2;
+    attention8 = attention8_avx2;
+    attention8_grad = attention8_grad_avx2;
   }
 }
 
@@ -188,12 +348,13 @@ static void* run_pairs(void* arg) {
                1.f / sqrtf((float) d)};
     const int64_t y_at = b * t_len * h_len * d + head * d;
     const int64_t lse_at = b * t_len * h_len + head;
+    const int vectors = d % 8 == 0;
     if (!w->grad) {
-      attention(hd, w->out[0] + y_at, w->out[1] + lse_at, w->scratch);
+      (vectors ? attention8 : attention)(hd, w->out[0] + y_at, w->out[1] + lse_at, w->scratch);
     } else {
       float* dbase = w->out[0] + b * t_len * qkv_row + head * d;
-      attention_grad(hd, w->y + y_at, w->lse + lse_at, w->dy + y_at, dbase, dbase + h_len * d, dbase + 2 * h_len * d,
-                     w->scratch);
+      (vectors ? attention8_grad : attention_grad)(hd, w->y + y_at, w->lse + lse_at, w->dy + y_at, dbase,
+                                                   dbase + h_len * d, dbase + 2 * h_len * d, w->scratch);
     }
   }
   return NULL;
@@ -264,7 +425,8 @@ static void compute_attention(TF_OpKernelContext* ctx, int grad) {
   int workers = threads_for(pairs);
   Pairs parts[64];
   int ok = 1;
-  const size_t scratch = (size_t) ((grad ? 2 : 1) * d * t + 2 * t);
+  /* the larger of either form's: kt and vt [D, T rounded up to 8], dk and dv [T, D], two rows of scores */
+  const size_t scratch = (size_t) ((grad ? 4 : 1) * d * (t + 8) + 2 * (t + 8));
   for (int i = 0; i < workers; i++) {
     parts[i] = base;
     parts[i].first = pairs * i / workers;

@@ -63,7 +63,11 @@ class StepProfileTest {
   @Test
   void matmulFlopsFromTheTracedShapesMatchTheModel() {
     double bt = B * T;
-    double block = 2 * bt * C * 3 * C + 2 * 2 * B * T * T * (double) C + 2 * bt * C * C + 2 * 2 * bt * C * 4 * C;
+    // the scores' and weighted sums' products are counted where they are MatMul/BatchMatMul nodes: not inside
+    // the fused attention kernel, where it runs
+    boolean fused = profile.byOp().containsKey("LeviathanCausalAttention");
+    double block = 2 * bt * C * 3 * C + (fused ? 0 : 2 * 2 * B * T * T * (double) C) + 2 * bt * C * C
+        + 2 * 2 * bt * C * 4 * C;
     double forward = LAYERS * block + 2 * bt * C * V;
     assertEquals(3 * forward / 1e9, profile.matmulGflop(), 1e-12, profile.csv(graphNodes, 0));
   }

@@ -81,12 +81,8 @@ public final class NativeKernels {
     for (Operand<TFloat32> in : inputs) {
       b.addInput(in.asOutput());
     }
-    return sameShape(tf, b.build().output(0), inputs[0]);
-  }
-
-  /** {@code y} reshaped to the run-time shape of {@code x} (its last dimension static), as in {@link #apply}. */
-  public static Operand<TFloat32> sameShape(Ops tf, Operand<TFloat32> y, Operand<TFloat32> x) {
-    return tf.reshape(y, Layers.withLastDim(tf, x, (int) x.shape().size(-1)));
+    Operand<TFloat32> y = b.build().output(0);
+    return tf.reshape(y, Layers.withLastDim(tf, inputs[0], (int) inputs[0].shape().size(-1)));
   }
 
   @SuppressWarnings("unchecked")

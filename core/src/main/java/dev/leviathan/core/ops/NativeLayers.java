@@ -52,7 +52,8 @@ public final class NativeLayers {
         .addInput(b.asOutput())
         .setAttr("eps", eps)
         .build();
-    return NativeKernels.sameShape(tf, op.output(0), x);
+    // the output has x's static shape, as the graph form's has
+    return op.output(0);
   }
 
   /**
@@ -62,7 +63,11 @@ public final class NativeLayers {
   public static Operand<TFloat32> biasGelu(Ops tf, Operand<TFloat32> x, Operand<TFloat32> b) {
     requireLoaded();
     Operand<TFloat32> bias = b != null ? b : tf.constant(new float[(int) x.shape().size(-1)]);
-    return NativeKernels.apply(tf, BIAS_GELU, "BiasGelu", x, bias);
+    // the output has x's static shape, as the graph form's has
+    return ((GraphOperation) tf.scope().opBuilder(BIAS_GELU, "BiasGelu")
+        .addInput(x.asOutput())
+        .addInput(bias.asOutput())
+        .build()).output(0);
   }
 
   private static void requireLoaded() {
