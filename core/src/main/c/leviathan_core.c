@@ -12,6 +12,9 @@
  *   with Phi to float rounding (see normal_cdf_pdf).
  * LeviathanBiasGeluGrad(x, b, y, dy) -> (dx, db): dx = dy (Phi(h) + h phi(h)), db = its sum over rows.
  *
+ * LeviathanSigmoidGate(q, r) -> y = sigmoid(q) r, element by element (q and r of one shape).
+ * LeviathanSigmoidGateGrad(q, r, y, dy) -> (dq, dr): dr = dy sigmoid(q), dq = dy r sigmoid(q) (1 - sigmoid(q)).
+ *
  * Rows are independent: each output row reads its own input row only (the column sums of the gradients
  * add every row, in a fixed order for a given thread count).
  */
@@ -118,6 +121,30 @@ INLINE void bias_gelu_grad_body(const float* restrict x, const float* restrict b
   }
 }
 
+/* sigmoid(q) without overflow: exp of -|q| only */
+INLINE float sigmoid(float q) {
+  const float e = expf(-fabsf(q));
+  return q >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
+}
+
+INLINE void sigmoid_gate_body(const float* restrict q, const float* restrict r, int64_t n, float* restrict y) {
+  for (int64_t i = 0; i < n; i++) {
+    y[i] = sigmoid(q[i]) * r[i];
+  }
+}
+
+/* sigmoid(q) (1 - sigmoid(q)) = e / (1 + e)^2 with e = exp(-|q|): no cancellation in 1 - sigmoid(q) */
+INLINE void sigmoid_gate_grad_body(const float* restrict q, const float* restrict r, const float* restrict dy,
+                                   int64_t n, float* restrict dq, float* restrict dr) {
+  for (int64_t i = 0; i < n; i++) {
+    const float e = expf(-fabsf(q[i]));
+    const float inv = 1.f / (1.f + e);
+    const float s = q[i] >= 0.f ? inv : e * inv;
+    dr[i] = dy[i] * s;
+    dq[i] = dy[i] * r[i] * (e * inv * inv);
+  }
+}
+
 VARIANTS(layer_norm,
          (const float* restrict x, const float* restrict gain, const float* restrict bias, float eps, int64_t rows,
           int c, float* restrict y, float* restrict rstd),
@@ -126,6 +153,11 @@ VARIANTS(layer_norm_grad,
          (const float* restrict x, const float* restrict gain, const float* restrict rstd, const float* restrict dy,
           int64_t rows, int c, float* restrict dx, float* restrict dgain, float* restrict dbias),
          (x, gain, rstd, dy, rows, c, dx, dgain, dbias))
+VARIANTS(sigmoid_gate, (const float* restrict q, const float* restrict r, int64_t n, float* restrict y), (q, r, n, y))
+VARIANTS(sigmoid_gate_grad,
+         (const float* restrict q, const float* restrict r, const float* restrict dy, int64_t n, float* restrict dq,
+          float* restrict dr),
+         (q, r, dy, n, dq, dr))
 VARIANTS(bias_gelu, (const float* restrict x, const float* restrict b, int64_t rows, int c, float* restrict y),
          (x, b, rows, c, y))
 VARIANTS(bias_gelu_grad,
@@ -140,6 +172,8 @@ static void choose_variants(void) {
     layer_norm_grad = layer_norm_grad_avx2;
     bias_gelu = bias_gelu_avx2;
     bias_gelu_grad = bias_gelu_grad_avx2;
+    sigmoid_gate = sigmoid_gate_avx2;
+    sigmoid_gate_grad = sigmoid_gate_grad_avx2;
   }
 }
 
@@ -224,6 +258,15 @@ static void bias_gelu_part(const Part* p) {
 
 static void bias_gelu_grad_part(const Part* p) {
   bias_gelu_grad(AT(p->in[0], p), p->in[1], AT(p->in[2], p), ROWS(p), p->c, AT(p->out[0], p), p->sums[0]);
+}
+
+static void sigmoid_gate_part(const Part* p) {
+  sigmoid_gate(AT(p->in[0], p), AT(p->in[1], p), ROWS(p) * p->c, AT(p->out[0], p));
+}
+
+static void sigmoid_gate_grad_part(const Part* p) {
+  sigmoid_gate_grad(AT(p->in[0], p), AT(p->in[1], p), AT(p->in[2], p), ROWS(p) * p->c, AT(p->out[0], p),
+                    AT(p->out[1], p));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -340,6 +383,12 @@ static const RowOp BIAS_GELU = {"LeviathanBiasGelu", 2, none, 0, gelu_vectors, 1
                                 bias_gelu_part};
 static const RowOp BIAS_GELU_GRAD = {"LeviathanBiasGeluGrad", 4, gelu_grad_rows, 2, gelu_vectors, 1, none, 0,
                                      {0, 1, 3}, 3, "xc", 1, bias_gelu_grad_part};
+static const int gate_rows[] = {1};
+static const int gate_grad_rows[] = {1, 2, 3};
+static const RowOp SIGMOID_GATE = {"LeviathanSigmoidGate", 2, gate_rows, 1, none, 0, none, 0, {0, 1}, 2, "x", 0,
+                                   sigmoid_gate_part};
+static const RowOp SIGMOID_GATE_GRAD = {"LeviathanSigmoidGateGrad", 4, gate_grad_rows, 3, none, 0, none, 0,
+                                        {0, 1, 3}, 3, "xx", 0, sigmoid_gate_grad_part};
 
 /* LayerNorm's kernel state: its eps attribute. */
 static void* layer_norm_create(TF_OpKernelConstruction* ctx) {
@@ -384,6 +433,16 @@ static void bias_gelu_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
   compute_rows(&BIAS_GELU_GRAD, ctx, 0.f);
 }
 
+static void sigmoid_gate_kernel(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute_rows(&SIGMOID_GATE, ctx, 0.f);
+}
+
+static void sigmoid_gate_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
+  (void) kernel;
+  compute_rows(&SIGMOID_GATE_GRAD, ctx, 0.f);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Registration.
  */
@@ -409,6 +468,7 @@ static void layer_norm_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) 
 SHAPES(layer_norm_grad_shapes, 0, 1, 2)
 SHAPES(bias_gelu_shapes, 0)
 SHAPES(bias_gelu_grad_shapes, 0, 1)
+SHAPES(sigmoid_gate_grad_shapes, 0, 1)
 
 static const char* const ln_in[] = {"x: float", "gain: float", "bias: float"};
 static const char* const ln_out[] = {"y: float", "rstd: float"};
@@ -417,9 +477,12 @@ static const char* const ln_grad_in[] = {"x: float", "gain: float", "bias: float
                                          "dy: float", "drstd: float"};
 static const char* const ln_grad_out[] = {"dx: float", "dgain: float", "dbias: float"};
 static const char* const gelu_in[] = {"x: float", "b: float"};
-static const char* const gelu_out[] = {"y: float"};
+static const char* const gelu_out[] = {"y: float"}; /* and the gate's */
 static const char* const gelu_grad_in[] = {"x: float", "b: float", "y: float", "dy: float"};
 static const char* const gelu_grad_out[] = {"dx: float", "db: float"};
+static const char* const gate_in[] = {"q: float", "r: float"};
+static const char* const gate_grad_in[] = {"q: float", "r: float", "y: float", "dy: float"};
+static const char* const gate_grad_out[] = {"dq: float", "dr: float"};
 static const OpDef OPS[] = {
     {"LeviathanLayerNorm", ln_in, 3, ln_out, 2, layer_norm_shapes, layer_norm_kernel, ln_attrs, 1, layer_norm_create,
      layer_norm_destroy},
@@ -428,11 +491,14 @@ static const OpDef OPS[] = {
     {"LeviathanBiasGelu", gelu_in, 2, gelu_out, 1, bias_gelu_shapes, bias_gelu_kernel, NULL, 0, NULL, NULL},
     {"LeviathanBiasGeluGrad", gelu_grad_in, 4, gelu_grad_out, 2, bias_gelu_grad_shapes, bias_gelu_grad_kernel, NULL, 0,
      NULL, NULL},
+    {"LeviathanSigmoidGate", gate_in, 2, gelu_out, 1, bias_gelu_shapes, sigmoid_gate_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanSigmoidGateGrad", gate_grad_in, 4, gate_grad_out, 2, sigmoid_gate_grad_shapes, sigmoid_gate_grad_kernel,
+     NULL, 0, NULL, NULL},
 };
 
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-core")) {
     choose_variants();
-    register_ops("leviathan-core", OPS, 4);
+    register_ops("leviathan-core", OPS, (int) (sizeof OPS / sizeof OPS[0]));
   }
 }

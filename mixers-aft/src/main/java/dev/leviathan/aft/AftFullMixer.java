@@ -143,9 +143,12 @@ public final class AftFullMixer implements TokenMixerProvider {
     @Override
     public Step prefill(Operand<TFloat32> x) {
       List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-      Operand<TFloat32> ratio = mix != null ? mix.ratio(qkv.get(1), qkv.get(2), tmax)
-          : NativeAft.ratio(tf, qkv.get(1), qkv.get(2), expW);
-      return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of(qkv.get(1), qkv.get(2)));
+      if (mix != null) {
+        Operand<TFloat32> ratio = mix.ratio(qkv.get(1), qkv.get(2), tmax);
+        return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of(qkv.get(1), qkv.get(2)));
+      }
+      Operand<TFloat32> ratio = NativeAft.ratio(tf, qkv.get(1), qkv.get(2), expW);
+      return new Step(AftOps.fusedReadout(tf, qkv.get(0), ratio, wo), List.of(qkv.get(1), qkv.get(2)));
     }
 
     @Override

@@ -176,9 +176,11 @@ public final class AftLocalMixer implements TokenMixerProvider {
       Step run(Operand<TFloat32> x, boolean withState) {
         if (weights != null && !withState) {
           List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
-          Operand<TFloat32> ratio = mix != null ? mix.ratio(qkv.get(1), qkv.get(2), tmax)
-              : NativeAft.ratio(tf, qkv.get(1), qkv.get(2), weights);
-          return new Step(AftOps.readout(tf, qkv.get(0), ratio, wo), List.of());
+          if (mix != null) {
+            return new Step(AftOps.readout(tf, qkv.get(0), mix.ratio(qkv.get(1), qkv.get(2), tmax), wo), List.of());
+          }
+          Operand<TFloat32> ratio = NativeAft.ratio(tf, qkv.get(1), qkv.get(2), weights);
+          return new Step(AftOps.fusedReadout(tf, qkv.get(0), ratio, wo), List.of());
         }
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);

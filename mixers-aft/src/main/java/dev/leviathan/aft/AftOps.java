@@ -1,6 +1,7 @@
 package dev.leviathan.aft;
 
 import dev.leviathan.core.ops.Layers;
+import dev.leviathan.core.ops.NativeLayers;
 import dev.leviathan.core.spi.RecurrentTokenMixer;
 import java.util.ArrayList;
 import java.util.List;
@@ -419,6 +420,15 @@ final class AftOps {
   /** The gated read-out {@code (sigmoid(q) ⊙ ratio) W_o}. */
   static Operand<TFloat32> readout(Ops tf, Operand<TFloat32> q, Operand<TFloat32> ratio, Operand<TFloat32> wo) {
     return Layers.linear(tf, tf.math.mul(tf.math.sigmoid(q), ratio), wo, null);
+  }
+
+  /**
+   * {@link #readout} with the gate as core's fused kernel ({@link NativeLayers#sigmoidGate}) where it is
+   * loaded: for the mixers' fused forms, which are built only where the graph need not be portable.
+   */
+  static Operand<TFloat32> fusedReadout(Ops tf, Operand<TFloat32> q, Operand<TFloat32> ratio, Operand<TFloat32> wo) {
+    return NativeLayers.loaded() ? Layers.linear(tf, NativeLayers.sigmoidGate(tf, q, ratio), wo, null)
+        : readout(tf, q, ratio, wo);
   }
 
   /** {@code x W_qkv} split into {@code q, k, v} of the given widths along the last axis. */

@@ -83,7 +83,8 @@ public final class AftSimpleMixer implements TokenMixerProvider {
       Step run(Operand<TFloat32> x, boolean withState) {
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         if (fused && !withState) {
-          return new Step(AftOps.readout(tf, qkv.get(0), NativeAft.scanRatio(tf, qkv.get(1), qkv.get(2)), wo), List.of());
+          Operand<TFloat32> ratio = NativeAft.scanRatio(tf, qkv.get(1), qkv.get(2));
+          return new Step(AftOps.fusedReadout(tf, qkv.get(0), ratio, wo), List.of());
         }
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
             AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]

@@ -1,6 +1,7 @@
 package dev.leviathan.mml;
 
 import dev.leviathan.core.ops.Layers;
+import dev.leviathan.core.ops.NativeLayers;
 import dev.leviathan.core.spi.LayerContext;
 import dev.leviathan.core.spi.LeviathanSpi;
 import dev.leviathan.core.spi.MixerOptions;
@@ -171,9 +172,11 @@ public final class MlgruMixer implements TokenMixerProvider, TernaryExport {
       return new Step(gated(xt, h), List.of(h));
     }
 
-    /** {@code o_t = W_o (sigmoid(W_g x_t) ⊙ h_t)}. */
+    /** {@code o_t = W_o (sigmoid(W_g x_t) ⊙ h_t)}, the gate as core's fused kernel with the fused recurrence. */
     private Operand<TFloat32> gated(Operand<TFloat32> x, Operand<TFloat32> h) {
-      return output.apply(tf.math.mul(tf.math.sigmoid(gate.apply(x)), h));
+      Operand<TFloat32> g = gate.apply(x);
+      return output.apply(fused && NativeLayers.loaded() ? NativeLayers.sigmoidGate(tf, g, h)
+          : tf.math.mul(tf.math.sigmoid(g), h));
     }
 
     /** The hidden states {@code h [B, T, C]} of the whole sequence, by the chunked scan. */

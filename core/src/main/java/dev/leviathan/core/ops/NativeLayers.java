@@ -8,9 +8,9 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * The fused CPU kernels of the model's shared layers ({@code core/src/main/c/leviathan_core.c}, loaded
- * through {@link NativeKernels}): LayerNorm and the MLP's bias + GELU, forward and gradient one op each,
- * for what {@link Layers#layerNorm} and {@link Layers#gelu} build from about 30 and 15 graph nodes
- * (counting their gradients).
+ * through {@link NativeKernels}): LayerNorm, the MLP's bias + GELU and a sigmoid gate, forward and gradient
+ * one op each, for what {@link Layers#layerNorm}, {@link Layers#gelu} and {@code sigmoid(q) * r} build from
+ * about 30, 15 and 6 graph nodes (counting their gradients).
  *
  * <p>Used where {@link #loaded()} and the graph need not be portable
  * ({@link dev.leviathan.core.spi.LayerContext#portable()}); elsewhere the model builds the graph forms,
@@ -21,10 +21,13 @@ public final class NativeLayers {
   static final String LAYER_NORM_GRAD = "LeviathanLayerNormGrad";
   static final String BIAS_GELU = "LeviathanBiasGelu";
   static final String BIAS_GELU_GRAD = "LeviathanBiasGeluGrad";
+  static final String SIGMOID_GATE = "LeviathanSigmoidGate";
+  static final String SIGMOID_GATE_GRAD = "LeviathanSigmoidGateGrad";
   static final String RESOURCE = "/dev/leviathan/core/native/linux-x86_64/libleviathan-core.so";
 
   private static final NativeKernels.Availability AVAILABILITY =
-      NativeKernels.load(NativeLayers.class, RESOURCE, Map.of(LAYER_NORM, LAYER_NORM_GRAD, BIAS_GELU, BIAS_GELU_GRAD));
+      NativeKernels.load(NativeLayers.class, RESOURCE,
+          Map.of(LAYER_NORM, LAYER_NORM_GRAD, BIAS_GELU, BIAS_GELU_GRAD, SIGMOID_GATE, SIGMOID_GATE_GRAD));
 
   private NativeLayers() {}
 
@@ -67,6 +70,16 @@ public final class NativeLayers {
     return ((GraphOperation) tf.scope().opBuilder(BIAS_GELU, "BiasGelu")
         .addInput(x.asOutput())
         .addInput(bias.asOutput())
+        .build()).output(0);
+  }
+
+  /** {@code sigmoid(q) ⊙ r} ({@code q} and {@code r} of one shape), as a gated read-out computes it. */
+  public static Operand<TFloat32> sigmoidGate(Ops tf, Operand<TFloat32> q, Operand<TFloat32> r) {
+    requireLoaded();
+    // the output has q's static shape, as the graph form's has
+    return ((GraphOperation) tf.scope().opBuilder(SIGMOID_GATE, "SigmoidGate")
+        .addInput(q.asOutput())
+        .addInput(r.asOutput())
         .build()).output(0);
   }
 

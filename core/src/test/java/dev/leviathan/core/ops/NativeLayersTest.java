@@ -194,6 +194,19 @@ class NativeLayersTest {
     assertClose(r[1], r[0], 1e-5);
   }
 
+  @Test
+  void sigmoidGateEqualsTheGraphFormInValueAndGradient() {
+    // gates from fully closed to fully open (|q| up to about 100), where sigmoid(q) rounds to 0 or 1 and the
+    // graph form's sigmoid(q) (1 - sigmoid(q)) loses digits (the fused gradient takes it from exp(-|q|))
+    for (double scale : new double[] {1, 30}) {
+      float[] xs = inputs(9, B * T * C, scale, 0);
+      float[][][] r = valuesAndGradients(xs, gains(), biases(),
+          (tf, x, g, b) -> NativeLayers.sigmoidGate(tf, tf.math.mul(x, g), tf.math.add(x, b)),
+          (tf, x, g, b) -> tf.math.mul(tf.math.sigmoid(tf.math.mul(x, g)), tf.math.add(x, b)));
+      assertClose(r[1], r[0], scale == 1 ? 1e-5 : 1e-4);
+    }
+  }
+
   /** Central differences in double of the weighted sum, against the fused gradients, at a few inputs. */
   @Test
   void gradientsMatchFiniteDifferences() {
