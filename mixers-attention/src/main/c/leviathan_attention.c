@@ -52,6 +52,24 @@ INLINE void row_scores(const float* restrict q, const float* restrict kt, int t,
   }
 }
 
+/* s[0..t] := their softmax; returns its log-sum-exp */
+INLINE float softmax_row(float* restrict s, int t) {
+  float m = s[0];
+  for (int j = 1; j <= t; j++) {
+    m = s[j] > m ? s[j] : m;
+  }
+  float sum = 0.f;
+  for (int j = 0; j <= t; j++) {
+    s[j] = expf(s[j] - m);
+    sum += s[j];
+  }
+  const float inv = 1.f / sum;
+  for (int j = 0; j <= t; j++) {
+    s[j] *= inv;
+  }
+  return m + logf(sum);
+}
+
 /* scratch: kt [D T], s [T] */
 INLINE void attention_body(Head h, float* restrict y, float* restrict lse, float* restrict scratch) {
   const int t_len = h.t_len, d = h.d;
@@ -60,28 +78,18 @@ INLINE void attention_body(Head h, float* restrict y, float* restrict lse, float
   transpose_rows(h.k, h.qkv_stride, t_len, d, kt);
   for (int t = 0; t < t_len; t++) {
     row_scores(h.q + t * h.qkv_stride, kt, t, t_len, d, h.scale, s);
-    float m = s[0];
-    for (int j = 1; j <= t; j++) {
-      m = s[j] > m ? s[j] : m;
-    }
-    float sum = 0.f;
-    for (int j = 0; j <= t; j++) {
-      s[j] = expf(s[j] - m);
-      sum += s[j];
-    }
-    const float inv = 1.f / sum;
+    lse[t * h.lse_stride] = softmax_row(s, t);
     float* restrict yt = y + t * h.y_stride;
     for (int i = 0; i < d; i++) {
       yt[i] = 0.f;
     }
     for (int j = 0; j <= t; j++) {
-      const float p = s[j] * inv;
+      const float p = s[j];
       const float* restrict vj = h.v + j * h.qkv_stride;
       for (int i = 0; i < d; i++) {
         yt[i] += p * vj[i];
       }
     }
-    lse[t * h.lse_stride] = m + logf(sum);
   }
 }
 
@@ -232,21 +240,8 @@ INLINE void attention8_body(Head h, float* restrict y, float* restrict lse, floa
   }
   for (int t = 0; t < t_len; t++) {
     scores8(h.q + t * h.qkv_stride, kt, tp, d, h.scale, t / 8 + 1, s);
-    float m = s[0];
-    for (int j = 1; j <= t; j++) {
-      m = s[j] > m ? s[j] : m;
-    }
-    float sum = 0.f;
-    for (int j = 0; j <= t; j++) {
-      s[j] = expf(s[j] - m);
-      sum += s[j];
-    }
-    const float inv = 1.f / sum;
-    for (int j = 0; j <= t; j++) {
-      s[j] *= inv;
-    }
+    lse[t * h.lse_stride] = softmax_row(s, t);
     weighted_rows8(s, t + 1, h.v, h.qkv_stride, d, 0, y + t * h.y_stride);
-    lse[t * h.lse_stride] = m + logf(sum);
   }
 }
 
