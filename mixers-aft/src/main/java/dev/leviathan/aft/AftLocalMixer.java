@@ -13,6 +13,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Max;
+import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -138,8 +139,20 @@ public final class AftLocalMixer implements TokenMixerProvider {
           rows[t][d] = Math.max(t - d, 0);
         }
       }
-      Operand<TFloat32> vBand = tf.gather(v, tf.constant(rows), tf.constant(0)); // [Tmax, s, d']
-      band = tf.sum(tf.math.mul(tf.expandDims(u, tf.constant(1)), vBand), tf.constant(2));
+      if (tmax <= (long) s * rank) {
+        // U V^T in one product ([Tmax, Tmax], no larger than the rows' [Tmax, s, d']) and the band read out of it
+        int[][] flat = new int[tmax][s];
+        for (int t = 0; t < tmax; t++) {
+          for (int d = 0; d < s; d++) {
+            flat[t][d] = t * tmax + rows[t][d];
+          }
+        }
+        Operand<TFloat32> w = tf.linalg.matMul(u, v, MatMul.transposeB(true));
+        band = tf.gather(tf.reshape(w, tf.constant(new int[] {-1})), tf.constant(flat), tf.constant(0));
+      } else {
+        Operand<TFloat32> vBand = tf.gather(v, tf.constant(rows), tf.constant(0)); // [Tmax, s, d']
+        band = tf.sum(tf.math.mul(tf.expandDims(u, tf.constant(1)), vBand), tf.constant(2));
+      }
     } else {
       band = layer.params().create("pos_band", new long[] {tmax, s}, Initializer.zeros(), true);
     }
