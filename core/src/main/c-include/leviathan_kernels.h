@@ -82,6 +82,16 @@ static struct {
 /* The arithmetic bodies, inlined into each variant. */
 #define INLINE static inline __attribute__((always_inline))
 
+/*
+ * 8-float vectors (GCC's vector extension) for loops that keep sums in registers; AVX in the AVX2 variant,
+ * pairs of SSE registers in the generic one. Macros rather than functions: GCC notes an ABI change for such
+ * vectors passed without AVX.
+ */
+typedef float v8 __attribute__((vector_size(32)));
+#define LOAD8(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE8(p, v) do { v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define SPLAT8(x) ({ const float x_ = (x); (v8) {x_, x_, x_, x_, x_, x_, x_, x_}; })
+
 
 static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* message) {
   tf.SetStatus(status, code, message);

@@ -92,11 +92,6 @@ INLINE void block_terms(const float* restrict k, const float* restrict v, int t_
   }
 }
 
-typedef float v8 __attribute__((vector_size(32)));
-#define LOAD8(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
-#define STORE8(p, v) do { v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
-#define SPLAT8(x) ({ const float x_ = (x); (v8) {x_, x_, x_, x_, x_, x_, x_, x_}; })
-
 /*
  * acc_n = sum_{u in [from, to)} w[u] pv_u and acc_d = sum w[u] p_u, per channel: 16 channels at a time, their
  * sums in registers over the block (each channel's sum runs over u in order, as a plain loop's would).

@@ -161,13 +161,6 @@ INLINE void attention_grad_body(Head h, const float* restrict y, const float* re
  * their accumulators in registers. Each score and each output row is summed in the same order as above (in
  * d for a score, in j for a row), so a row still reads positions <= t only, bit for bit.
  */
-typedef float v8 __attribute__((vector_size(32)));
-
-/* (macros rather than functions: GCC notes an ABI change for such vectors passed without AVX) */
-#define LOAD8(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
-#define STORE8(p, v) do { v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
-#define SPLAT8(x) ({ const float x_ = (x); (v8) {x_, x_, x_, x_, x_, x_, x_, x_}; })
-
 /* s[0 .. 8 blocks) = factor x . kt[:, j] (kt [D][tp], tp a multiple of 8): keys past a row's own are computed
  * and never read */
 INLINE void scores8(const float* restrict x, const float* restrict kt, int tp, int d, float factor, int blocks,
