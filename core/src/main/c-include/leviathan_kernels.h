@@ -121,6 +121,19 @@ static void release(TF_Tensor** tensors, int count) {
   }
 }
 
+/* 1 when x has rank `rank` and the dimensions `dims`. */
+static int same_dims(const TF_Tensor* x, const int64_t* dims, int rank) {
+  if (tf.NumDims(x) != rank) {
+    return 0;
+  }
+  for (int i = 0; i < rank; i++) {
+    if (tf.Dim(x, i) != dims[i]) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T (input `weights`, none if < 0). */
 static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences,
                   int count, int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
@@ -134,9 +147,9 @@ static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, 
   *b = tf.Dim(k, 0);
   *t = tf.Dim(k, 1);
   *c = tf.Dim(k, 2);
+  const int64_t dims[3] = {*b, *t, *c};
   for (int i = 0; i < count; i++) {
-    TF_Tensor* x = in[sequences[i]];
-    if (tf.NumDims(x) != 3 || tf.Dim(x, 0) != *b || tf.Dim(x, 1) != *t || tf.Dim(x, 2) != *c) {
+    if (!same_dims(in[sequences[i]], dims, 3)) {
       snprintf(message, sizeof message, "%s: every sequence input must have the keys' shape", name);
       fail(ctx, status, TF_INVALID_ARGUMENT, message);
       return 0;

@@ -314,22 +314,14 @@ static void compute_rows(const RowOp* op, TF_OpKernelContext* ctx, float eps) {
   const int64_t c = dims[rank - 1];
   int ok = 1;
   for (int i = 0; i < op->rows_input_count; i++) {
-    TF_Tensor* t = in[op->rows_inputs[i]];
-    ok = ok && tf.NumDims(t) == rank;
-    for (int d = 0; ok && d < rank; d++) {
-      ok = tf.Dim(t, d) == dims[d];
-    }
+    ok = ok && same_dims(in[op->rows_inputs[i]], dims, rank);
   }
   for (int i = 0; i < op->vector_input_count; i++) {
     TF_Tensor* t = in[op->vector_inputs[i]];
     ok = ok && tf.NumDims(t) == 1 && tf.Dim(t, 0) == c;
   }
   for (int i = 0; i < op->per_row_input_count; i++) {
-    TF_Tensor* t = in[op->per_row_inputs[i]];
-    ok = ok && tf.NumDims(t) == rank - 1;
-    for (int d = 0; ok && d < rank - 1; d++) {
-      ok = tf.Dim(t, d) == dims[d];
-    }
+    ok = ok && same_dims(in[op->per_row_inputs[i]], dims, rank - 1);
   }
   if (!ok) {
     snprintf(message, sizeof message, "%s: inputs must be x [..., C], vectors [C] and gradients of x's shape",
@@ -418,30 +410,18 @@ static void layer_norm_kernel(void* kernel, TF_OpKernelContext* ctx) {
   compute_rows(&LAYER_NORM, ctx, *(float*) kernel);
 }
 
-static void layer_norm_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute_rows(&LAYER_NORM_GRAD, ctx, 0.f);
-}
+/* The kernel function of a row op without attributes. */
+#define ROW_KERNEL(fn, op)                                 \
+  static void fn(void* kernel, TF_OpKernelContext* ctx) { \
+    (void) kernel;                                         \
+    compute_rows(&op, ctx, 0.f);                           \
+  }
 
-static void bias_gelu_kernel(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute_rows(&BIAS_GELU, ctx, 0.f);
-}
-
-static void bias_gelu_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute_rows(&BIAS_GELU_GRAD, ctx, 0.f);
-}
-
-static void sigmoid_gate_kernel(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute_rows(&SIGMOID_GATE, ctx, 0.f);
-}
-
-static void sigmoid_gate_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
-  (void) kernel;
-  compute_rows(&SIGMOID_GATE_GRAD, ctx, 0.f);
-}
+ROW_KERNEL(layer_norm_grad_kernel, LAYER_NORM_GRAD)
+ROW_KERNEL(bias_gelu_kernel, BIAS_GELU)
+ROW_KERNEL(bias_gelu_grad_kernel, BIAS_GELU_GRAD)
+ROW_KERNEL(sigmoid_gate_kernel, SIGMOID_GATE)
+ROW_KERNEL(sigmoid_gate_grad_kernel, SIGMOID_GATE_GRAD)
 
 /* ---------------------------------------------------------------------------------------------
  * Registration.

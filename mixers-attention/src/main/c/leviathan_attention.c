@@ -28,11 +28,14 @@ typedef struct {
   float scale;
 } Head;
 
-/* kt [D][T]: k transposed, so that one row's scores are a sum over d of vectors over j. */
-INLINE void transpose_rows(const float* restrict x, int64_t stride, int t_len, int d, float* restrict xt) {
-  for (int j = 0; j < t_len; j++) {
-    for (int i = 0; i < d; i++) {
-      xt[(int64_t) i * t_len + j] = x[j * stride + i];
+/*
+ * xt [D][tp]: the t_len rows of x (width d, at `stride`) transposed, zero past t_len (tp >= t_len), so that
+ * one row's scores are a sum over d of vectors over j.
+ */
+INLINE void transpose_rows(const float* restrict x, int64_t stride, int t_len, int tp, int d, float* restrict xt) {
+  for (int i = 0; i < d; i++) {
+    for (int j = 0; j < tp; j++) {
+      xt[(int64_t) i * tp + j] = j < t_len ? x[j * stride + i] : 0.f;
     }
   }
 }
@@ -75,7 +78,7 @@ INLINE void attention_body(Head h, float* restrict y, float* restrict lse, float
   const int t_len = h.t_len, d = h.d;
   float* restrict kt = scratch;
   float* restrict s = scratch + (int64_t) d * t_len;
-  transpose_rows(h.k, h.qkv_stride, t_len, d, kt);
+  transpose_rows(h.k, h.qkv_stride, t_len, t_len, d, kt);
   for (int t = 0; t < t_len; t++) {
     row_scores(h.q + t * h.qkv_stride, kt, t, t_len, d, h.scale, s);
     lse[t * h.lse_stride] = softmax_row(s, t);
@@ -101,8 +104,8 @@ INLINE void attention_grad_body(Head h, const float* restrict y, const float* re
   float* restrict vt = scratch + (int64_t) d * t_len;
   float* restrict s = scratch + 2 * (int64_t) d * t_len;
   float* restrict dp = s + t_len;
-  transpose_rows(h.k, h.qkv_stride, t_len, d, kt);
-  transpose_rows(h.v, h.qkv_stride, t_len, d, vt);
+  transpose_rows(h.k, h.qkv_stride, t_len, t_len, d, kt);
+  transpose_rows(h.v, h.qkv_stride, t_len, t_len, d, vt);
   for (int j = 0; j < t_len; j++) {
     for (int i = 0; i < d; i++) {
       dk[j * h.qkv_stride + i] = 0.f;
@@ -226,11 +229,7 @@ INLINE void attention8_body(Head h, float* restrict y, float* restrict lse, floa
   const int t_len = h.t_len, d = h.d, tp = (t_len + 7) / 8 * 8;
   float* restrict kt = scratch;
   float* restrict s = scratch + (int64_t) d * tp;
-  for (int i = 0; i < d; i++) {
-    for (int j = 0; j < tp; j++) {
-      kt[(int64_t) i * tp + j] = j < t_len ? h.k[j * h.qkv_stride + i] : 0.f;
-    }
-  }
+  transpose_rows(h.k, h.qkv_stride, t_len, tp, d, kt);
   for (int t = 0; t < t_len; t++) {
     scores8(h.q + t * h.qkv_stride, kt, tp, d, h.scale, t / 8 + 1, s);
     lse[t * h.lse_stride] = softmax_row(s, t);
@@ -247,12 +246,8 @@ INLINE void attention8_grad_body(Head h, const float* restrict y, const float* r
   float* restrict dkv = vt + (int64_t) d * tp;
   float* restrict s = dkv + 2 * (int64_t) t_len * d;
   float* restrict dp = s + tp;
-  for (int i = 0; i < d; i++) {
-    for (int j = 0; j < tp; j++) {
-      kt[(int64_t) i * tp + j] = j < t_len ? h.k[j * h.qkv_stride + i] : 0.f;
-      vt[(int64_t) i * tp + j] = j < t_len ? h.v[j * h.qkv_stride + i] : 0.f;
-    }
-  }
+  transpose_rows(h.k, h.qkv_stride, t_len, tp, d, kt);
+  transpose_rows(h.v, h.qkv_stride, t_len, tp, d, vt);
   memset(dkv, 0, sizeof(float) * 2 * (size_t) t_len * (size_t) d);
   for (int t = 0; t < t_len; t++) {
     const float* restrict qt = h.q + t * h.qkv_stride;
@@ -346,18 +341,6 @@ static void* run_pairs(void* arg) {
     }
   }
   return NULL;
-}
-
-static int same_dims(const TF_Tensor* x, const int64_t* dims, int rank) {
-  if (tf.NumDims(x) != rank) {
-    return 0;
-  }
-  for (int i = 0; i < rank; i++) {
-    if (tf.Dim(x, i) != dims[i]) {
-      return 0;
-    }
-  }
-  return 1;
 }
 
 static void compute_attention(TF_OpKernelContext* ctx, int grad) {
