@@ -4,9 +4,10 @@
  *
  * LeviathanLayerNorm(x, gain [C], bias [C]; eps) -> (y, rstd [...]): per row,
  *   y = (x - mean) rstd gain + bias, rstd = 1 / sqrt(var + eps), variance without Bessel's correction.
- * LeviathanLayerNormGrad(x, gain, bias, y, rstd, dy, drstd) -> (dx, dgain, dbias), with xh = (x - mean) rstd
+ * LeviathanLayerNormGrad(x, gain, bias, y, rstd, dy) -> (dx, dgain, dbias), with xh = (x - mean) rstd
  *   and g = dy gain: dx = rstd (g - mean(g) - xh mean(g xh)), dgain = sum over rows of dy xh, dbias of dy.
- *   (rstd is an output only for the gradient, which takes it instead of recomputing it; drstd is ignored.)
+ *   (rstd is an output only for the gradient, which takes it instead of recomputing it: no gradient arrives
+ *   at it.)
  *
  * LeviathanBiasGelu(x, b [C]) -> y = gelu(x + b), exact form: gelu(h) = h Phi(h) = h (1 + erf(h / sqrt 2)) / 2,
  *   with Phi to float rounding (see normal_cdf_pdf).
@@ -364,12 +365,12 @@ done:
 static const int none[] = {0};
 static const int ln_vectors[] = {1, 2};
 static const int ln_grad_rows[] = {3, 5};
-static const int ln_grad_per_row[] = {4, 6};
+static const int ln_grad_per_row[] = {4};
 static const int gelu_vectors[] = {1};
 static const int gelu_grad_rows[] = {2, 3};
 static const RowOp LAYER_NORM = {"LeviathanLayerNorm", 3, none, 0, ln_vectors, 2, none, 0, {0, 1, 2}, 3, "xr", 0,
                                  layer_norm_part};
-static const RowOp LAYER_NORM_GRAD = {"LeviathanLayerNormGrad", 7, ln_grad_rows, 2, ln_vectors, 2, ln_grad_per_row, 2,
+static const RowOp LAYER_NORM_GRAD = {"LeviathanLayerNormGrad", 6, ln_grad_rows, 2, ln_vectors, 2, ln_grad_per_row, 1,
                                       {0, 1, 4, 5}, 4, "xcc", 2, layer_norm_grad_part};
 static const RowOp BIAS_GELU = {"LeviathanBiasGelu", 2, none, 0, gelu_vectors, 1, none, 0, {0, 1}, 2, "x", 0,
                                 bias_gelu_part};
@@ -454,7 +455,7 @@ static const char* const ln_in[] = {"x: float", "gain: float", "bias: float"};
 static const char* const ln_out[] = {"y: float", "rstd: float"};
 static const char* const ln_attrs[] = {"eps: float = 1e-5"};
 static const char* const ln_grad_in[] = {"x: float", "gain: float", "bias: float", "y: float", "rstd: float",
-                                         "dy: float", "drstd: float"};
+                                         "dy: float"};
 static const char* const ln_grad_out[] = {"dx: float", "dgain: float", "dbias: float"};
 static const char* const gelu_in[] = {"x: float", "b: float"};
 static const char* const gelu_out[] = {"y: float"}; /* and the gate's */
@@ -466,7 +467,7 @@ static const char* const gate_grad_out[] = {"dq: float", "dr: float"};
 static const OpDef OPS[] = {
     {"LeviathanLayerNorm", ln_in, 3, ln_out, 2, layer_norm_shapes, layer_norm_kernel, ln_attrs, 1, layer_norm_create,
      layer_norm_destroy},
-    {"LeviathanLayerNormGrad", ln_grad_in, 7, ln_grad_out, 3, layer_norm_grad_shapes, layer_norm_grad_kernel, NULL, 0,
+    {"LeviathanLayerNormGrad", ln_grad_in, 6, ln_grad_out, 3, layer_norm_grad_shapes, layer_norm_grad_kernel, NULL, 0,
      NULL, NULL},
     {"LeviathanBiasGelu", gelu_in, 2, gelu_out, 1, bias_gelu_shapes, bias_gelu_kernel, NULL, 0, NULL, NULL},
     {"LeviathanBiasGeluGrad", gelu_grad_in, 4, gelu_grad_out, 2, bias_gelu_grad_shapes, bias_gelu_grad_kernel, NULL, 0,

@@ -6,9 +6,9 @@
  *   s_tj = q_t . k_j / sqrt(D) for j <= t, p_tj = exp(s_tj - lse_t) with lse_t = log sum_{j <= t} exp(s_tj),
  *   y_t = sum_{j <= t} p_tj v_j. (lse is an output for the gradient, which recomputes p from it.)
  *
- * LeviathanCausalAttentionGrad(qkv, y, lse, dy, dlse) -> dqkv, with g_t = dy_t . y_t:
+ * LeviathanCausalAttentionGrad(qkv, y, lse, dy) -> dqkv, with g_t = dy_t . y_t:
  *   ds_tj = p_tj (dy_t . v_j - g_t), dq_t = sum_j ds_tj k_j / sqrt(D), dk_j = sum_t ds_tj q_t / sqrt(D),
- *   dv_j = sum_{t >= j} p_tj dy_t. (dlse is ignored: lse is not an output of the model.)
+ *   dv_j = sum_{t >= j} p_tj dy_t. (No gradient arrives at lse: it is not an output of the model.)
  *
  * No [T, T] matrix is stored: the scores of one row at a time. Row t reads positions <= t only and sums them
  * in an order that depends on t alone, so outputs are causal bit for bit. Work is split over the B H
@@ -345,9 +345,9 @@ static void* run_pairs(void* arg) {
 
 static void compute_attention(TF_OpKernelContext* ctx, int grad) {
   const char* name = grad ? "LeviathanCausalAttentionGrad" : "LeviathanCausalAttention";
-  const int count = grad ? 5 : 1;
+  const int count = grad ? 4 : 1;
   TF_Status* status = tf.NewStatus();
-  TF_Tensor* in[5];
+  TF_Tensor* in[4];
   TF_Tensor* out[2] = {NULL, NULL};
   char message[160];
   if (!inputs(ctx, status, in, count)) {
@@ -477,12 +477,12 @@ SHAPES(attention_grad_shapes, 0)
 
 static const char* const attention_in[] = {"qkv: float"};
 static const char* const attention_out[] = {"y: float", "lse: float"};
-static const char* const grad_in[] = {"qkv: float", "y: float", "lse: float", "dy: float", "dlse: float"};
+static const char* const grad_in[] = {"qkv: float", "y: float", "lse: float", "dy: float"};
 static const char* const grad_out[] = {"dqkv: float"};
 static const OpDef OPS[] = {
     {"LeviathanCausalAttention", attention_in, 1, attention_out, 2, attention_shapes, attention_kernel, NULL, 0, NULL,
      NULL},
-    {"LeviathanCausalAttentionGrad", grad_in, 5, grad_out, 1, attention_grad_shapes, attention_grad_kernel, NULL, 0,
+    {"LeviathanCausalAttentionGrad", grad_in, 4, grad_out, 1, attention_grad_shapes, attention_grad_kernel, NULL, 0,
      NULL, NULL},
 };
 

@@ -62,9 +62,7 @@ final class NativeAft {
 
   @SafeVarargs
   private static Operand<TFloat32> fused(Ops tf, String type, String name, Operand<TFloat32>... inputs) {
-    if (!AVAILABILITY.loaded()) {
-      throw new IllegalStateException("the native AFT kernels are not loaded: " + AVAILABILITY.reason());
-    }
+    AVAILABILITY.require("the native AFT kernels are not loaded");
     return NativeKernels.apply(tf, type, name, inputs);
   }
 }

@@ -2,7 +2,6 @@ package dev.leviathan.attention;
 
 import dev.leviathan.core.ops.NativeKernels;
 import java.util.Map;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
@@ -39,10 +38,7 @@ final class NativeAttention {
    * {@code 1/sqrt(D)}: {@code [B, T, H, D]}.
    */
   static Operand<TFloat32> attend(Ops tf, Operand<TFloat32> qkv) {
-    if (!AVAILABILITY.loaded()) {
-      throw new IllegalStateException("the native attention kernel is not loaded: " + AVAILABILITY.reason());
-    }
-    GraphOperation op = (GraphOperation) tf.scope().opBuilder(OP, "CausalAttention").addInput(qkv.asOutput()).build();
-    return op.output(0);
+    AVAILABILITY.require("the native attention kernel is not loaded");
+    return NativeKernels.builder(tf, OP, "CausalAttention", qkv).build().output(0);
   }
 }

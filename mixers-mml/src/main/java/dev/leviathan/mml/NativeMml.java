@@ -33,9 +33,7 @@ final class NativeMml {
 
   /** The states {@code h [B, T, C]} of {@code h_t = exp(logA_t) h_{t-1} + u_t}, {@code h_{-1} = 0}. */
   static Operand<TFloat32> linearScan(Ops tf, Operand<TFloat32> logA, Operand<TFloat32> u) {
-    if (!AVAILABILITY.loaded()) {
-      throw new IllegalStateException("the native mlgru kernel is not loaded: " + AVAILABILITY.reason());
-    }
+    AVAILABILITY.require("the native mlgru kernel is not loaded");
     return NativeKernels.apply(tf, OP, "LinearScan", logA, u);
   }
 }

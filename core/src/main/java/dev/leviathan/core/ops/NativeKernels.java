@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.OperationBuilder;
@@ -20,8 +22,9 @@ import org.tensorflow.types.TFloat32;
 /**
  * A module's fused CPU kernels: a C library shipped in the module's jar (built against
  * {@code core/src/main/c-include/leviathan_kernels.h} where {@code gcc} is), loaded into TensorFlow, each op with a
- * gradient op whose inputs are the op's inputs, its outputs and the gradients arriving at its outputs, and
- * whose outputs are the gradients of the op's inputs.
+ * gradient op whose inputs are the op's inputs, its outputs and the gradients arriving at its first outputs (as
+ * many as the gradient op declares inputs for: an output that only the gradient reads, such as LayerNorm's
+ * per-row scale, takes none), and whose outputs are the gradients of the op's inputs.
  *
  * <p>{@code LEVIATHAN_NATIVE_KERNELS=off} in the environment (or {@code -Dleviathan.native-kernels=off})
  * switches every library off; mixers then build their graph forms, as they must where
@@ -29,7 +32,17 @@ import org.tensorflow.types.TFloat32;
  */
 public final class NativeKernels {
   /** Whether a library is loaded, and if not, why. */
-  public record Availability(boolean loaded, String reason) {}
+  public record Availability(boolean loaded, String reason) {
+    /** Throws unless loaded: {@code notLoaded} (e.g. "the native attention kernel is not loaded") and why. */
+    public void require(String notLoaded) {
+      if (!loaded) {
+        throw new IllegalStateException(notLoaded + ": " + reason);
+      }
+    }
+  }
+
+  /** The number of inputs of each loaded gradient op. */
+  private static final Map<String, Integer> GRADIENT_INPUTS = new ConcurrentHashMap<>();
 
   private NativeKernels() {}
 
@@ -53,12 +66,15 @@ public final class NativeKernels {
       Path file = Files.createTempFile("leviathan-kernels", ".so");
       try {
         Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-        List<String> ops = TensorFlow.loadLibrary(file.toString()).getOpList().stream().map(op -> op.getName()).toList();
+        Map<String, Integer> ops = TensorFlow.loadLibrary(file.toString()).getOpList().stream()
+            .collect(Collectors.toMap(op -> op.getName(), op -> op.getInputArgCount()));
         List<String> wanted = new ArrayList<>(gradients.keySet());
         wanted.addAll(gradients.values());
-        if (!ops.containsAll(wanted)) {
-          return new Availability(false, "the library registered " + ops + " only (see its message on standard error)");
+        if (!ops.keySet().containsAll(wanted)) {
+          return new Availability(false,
+              "the library registered " + ops.keySet() + " only (see its message on standard error)");
         }
+        gradients.values().forEach(gradOp -> GRADIENT_INPUTS.put(gradOp, ops.get(gradOp)));
       } finally {
         Files.deleteIfExists(file); // mapped by now; nothing left behind
       }
@@ -77,12 +93,18 @@ public final class NativeKernels {
    */
   @SafeVarargs
   public static Operand<TFloat32> apply(Ops tf, String type, String name, Operand<TFloat32>... inputs) {
+    Operand<TFloat32> y = builder(tf, type, name, inputs).build().output(0);
+    return tf.reshape(y, Layers.withLastDim(tf, inputs[0], (int) inputs[0].shape().size(-1)));
+  }
+
+  /** A builder of the op {@code type} named {@code name} in {@code tf}'s scope, its inputs added. */
+  @SafeVarargs
+  public static OperationBuilder builder(Ops tf, String type, String name, Operand<TFloat32>... inputs) {
     OperationBuilder b = tf.scope().opBuilder(type, name);
     for (Operand<TFloat32> in : inputs) {
       b.addInput(in.asOutput());
     }
-    Operand<TFloat32> y = b.build().output(0);
-    return tf.reshape(y, Layers.withLastDim(tf, inputs[0], (int) inputs[0].shape().size(-1)));
+    return b;
   }
 
   @SuppressWarnings("unchecked")
@@ -94,7 +116,8 @@ public final class NativeKernels {
     for (int i = 0; i < op.numOutputs(); i++) {
       b.addInput(op.output(i));
     }
-    for (int i = 0; i < op.numOutputs(); i++) {
+    int incoming = GRADIENT_INPUTS.get(gradOp) - op.numInputs() - op.numOutputs();
+    for (int i = 0; i < incoming; i++) {
       Output<?> g = i < grads.size() ? grads.get(i) : null;
       Output<TFloat32> y = op.output(i);
       b.addInput(g != null ? g : tf.zerosLike(y).asOutput());

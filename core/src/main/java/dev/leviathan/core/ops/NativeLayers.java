@@ -1,7 +1,6 @@
 package dev.leviathan.core.ops;
 
 import java.util.Map;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
@@ -29,6 +28,8 @@ public final class NativeLayers {
       NativeKernels.load(NativeLayers.class, RESOURCE,
           Map.of(LAYER_NORM, LAYER_NORM_GRAD, BIAS_GELU, BIAS_GELU_GRAD, SIGMOID_GATE, SIGMOID_GATE_GRAD));
 
+  private static final String NOT_LOADED = "the native layer kernels are not loaded";
+
   private NativeLayers() {}
 
   /** Whether the kernels are loaded, and if not, why. */
@@ -47,16 +48,10 @@ public final class NativeLayers {
    */
   public static Operand<TFloat32> layerNorm(
       Ops tf, Operand<TFloat32> x, Operand<TFloat32> gain, Operand<TFloat32> bias, float eps) {
-    requireLoaded();
+    AVAILABILITY.require(NOT_LOADED);
     Operand<TFloat32> b = bias != null ? bias : tf.zerosLike(gain);
-    GraphOperation op = (GraphOperation) tf.scope().opBuilder(LAYER_NORM, "LayerNorm")
-        .addInput(x.asOutput())
-        .addInput(gain.asOutput())
-        .addInput(b.asOutput())
-        .setAttr("eps", eps)
-        .build();
     // the output has x's static shape, as the graph form's has
-    return op.output(0);
+    return NativeKernels.builder(tf, LAYER_NORM, "LayerNorm", x, gain, b).setAttr("eps", eps).build().output(0);
   }
 
   /**
@@ -64,28 +59,16 @@ public final class NativeLayers {
    * be null (no bias).
    */
   public static Operand<TFloat32> biasGelu(Ops tf, Operand<TFloat32> x, Operand<TFloat32> b) {
-    requireLoaded();
+    AVAILABILITY.require(NOT_LOADED);
     Operand<TFloat32> bias = b != null ? b : tf.constant(new float[(int) x.shape().size(-1)]);
     // the output has x's static shape, as the graph form's has
-    return ((GraphOperation) tf.scope().opBuilder(BIAS_GELU, "BiasGelu")
-        .addInput(x.asOutput())
-        .addInput(bias.asOutput())
-        .build()).output(0);
+    return NativeKernels.builder(tf, BIAS_GELU, "BiasGelu", x, bias).build().output(0);
   }
 
   /** {@code sigmoid(q) ⊙ r} ({@code q} and {@code r} of one shape), as a gated read-out computes it. */
   public static Operand<TFloat32> sigmoidGate(Ops tf, Operand<TFloat32> q, Operand<TFloat32> r) {
-    requireLoaded();
+    AVAILABILITY.require(NOT_LOADED);
     // the output has q's static shape, as the graph form's has
-    return ((GraphOperation) tf.scope().opBuilder(SIGMOID_GATE, "SigmoidGate")
-        .addInput(q.asOutput())
-        .addInput(r.asOutput())
-        .build()).output(0);
-  }
-
-  private static void requireLoaded() {
-    if (!AVAILABILITY.loaded()) {
-      throw new IllegalStateException("the native layer kernels are not loaded: " + AVAILABILITY.reason());
-    }
+    return NativeKernels.builder(tf, SIGMOID_GATE, "SigmoidGate", q, r).build().output(0);
   }
 }
