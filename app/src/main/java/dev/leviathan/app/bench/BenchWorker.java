@@ -7,7 +7,6 @@ import dev.leviathan.trainer.ModelRuntime;
 import dev.leviathan.trainer.ConfigLoader.ConfigValue;
 import dev.leviathan.trainer.RunSpec;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -154,8 +153,8 @@ public final class BenchWorker {
           }
         }
         double[] stepMs = new double[job.steps()];
-        // the JVM reads the process's CPU time in clock ticks (10 ms), so it is taken over all timed steps
-        long cpu0 = processCpuNanos();
+        // CPU time over all timed steps, reported as their mean (on systems without /proc it has 10 ms ticks)
+        long cpu0 = ProcCpu.nanos();
         for (int i = 0; i < job.steps(); i++) {
           long t0 = System.nanoTime();
           rt.step(x, y, job.batch(), step++, spec.optimizer().lr(), spec.schedule().seed());
@@ -164,7 +163,7 @@ public final class BenchWorker {
             firstStepMs = stepMs[i];
           }
         }
-        double cpuMs = (processCpuNanos() - cpu0) / 1e6 / job.steps();
+        double cpuMs = (ProcCpu.nanos() - cpu0) / 1e6 / job.steps();
         OptionalLong peakKb = ProcMemory.peakKb("self");
 
         rt.loss(x, y, job.batch());
@@ -219,12 +218,6 @@ public final class BenchWorker {
   }
 
   /** CPU time of this process so far, all threads, in nanoseconds; -1 where the JVM cannot tell. */
-  static long processCpuNanos() {
-    return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
-        ? os.getProcessCpuTime()
-        : -1;
-  }
-
   /** The median (mean of the two middle values for an even count). */
   static double median(double[] values) {
     double[] s = values.clone();
