@@ -93,6 +93,33 @@ typedef float v8 __attribute__((vector_size(32)));
 #define SPLAT8(x) ({ const float x_ = (x); (v8) {x_, x_, x_, x_, x_, x_, x_, x_}; })
 
 
+/*
+ * The sigmoid gate y = sigmoid(q) r and its gradient (core's LeviathanSigmoidGate, the AFT mixers' gated sums).
+ * sigmoid(q) without overflow: exp of -|q| only.
+ */
+INLINE float sigmoid(float q) {
+  const float e = expf(-fabsf(q));
+  return q >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
+}
+
+INLINE void sigmoid_gate_body(const float* restrict q, const float* restrict r, int64_t n, float* restrict y) {
+  for (int64_t i = 0; i < n; i++) {
+    y[i] = sigmoid(q[i]) * r[i];
+  }
+}
+
+/* sigmoid(q) (1 - sigmoid(q)) = e / (1 + e)^2 with e = exp(-|q|): no cancellation in 1 - sigmoid(q) */
+INLINE void sigmoid_gate_grad_body(const float* restrict q, const float* restrict r, const float* restrict dy,
+                                   int64_t n, float* restrict dq, float* restrict dr) {
+  for (int64_t i = 0; i < n; i++) {
+    const float e = expf(-fabsf(q[i]));
+    const float inv = 1.f / (1.f + e);
+    const float s = q[i] >= 0.f ? inv : e * inv;
+    dr[i] = dy[i] * s;
+    dq[i] = dy[i] * r[i] * (e * inv * inv);
+  }
+}
+
 static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* message) {
   tf.SetStatus(status, code, message);
   tf.OpKernelContext_Failure(ctx, status);
@@ -134,19 +161,23 @@ static int same_dims(const TF_Tensor* x, const int64_t* dims, int rank) {
   return 1;
 }
 
-/* Checks k [B,T,C], v and any further [B,T,C] inputs, e [N,N] with N >= T (input `weights`, none if < 0). */
-static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, const int* sequences,
-                  int count, int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
+/*
+ * Checks k [B,T,C] (or, `packed`, q, k and v together as [B,T,3,C]), v and any further [B,T,C] inputs, e [N,N]
+ * with N >= T (input `weights`, none if < 0).
+ */
+static int shapes(const char* name, TF_OpKernelContext* ctx, TF_Status* status, TF_Tensor** in, int packed,
+                  const int* sequences, int count, int weights, int64_t* b, int64_t* t, int64_t* c, int64_t* n) {
   char message[160];
   TF_Tensor* k = in[0];
-  if (tf.NumDims(k) != 3) {
-    snprintf(message, sizeof message, "%s: keys must be [batch, time, channels]", name);
+  if (packed ? tf.NumDims(k) != 4 || tf.Dim(k, 2) != 3 : tf.NumDims(k) != 3) {
+    snprintf(message, sizeof message, packed ? "%s: qkv must be [batch, time, 3, channels]"
+                                             : "%s: keys must be [batch, time, channels]", name);
     fail(ctx, status, TF_INVALID_ARGUMENT, message);
     return 0;
   }
   *b = tf.Dim(k, 0);
   *t = tf.Dim(k, 1);
-  *c = tf.Dim(k, 2);
+  *c = tf.Dim(k, packed ? 3 : 2);
   const int64_t dims[3] = {*b, *t, *c};
   for (int i = 0; i < count; i++) {
     if (!same_dims(in[sequences[i]], dims, 3)) {
@@ -177,7 +208,8 @@ typedef struct Work {
   int64_t first, last;
   float* scratch;     /* per worker */
   float* weights_out; /* per worker: its share of de (the gradient only) */
-  /* one sequence: the one whose [T, C] slices start at float `offset` of every [B, T, C] tensor */
+  /* one sequence: the one whose [T, C] slices start at float `offset` of every [B, T, C] tensor (and whose
+   * [T, 3, C] slices start at 3 `offset` of a [B, T, 3, C] one) */
   void (*sequence)(const struct Work* w, size_t offset);
 } Work;
 
@@ -222,8 +254,8 @@ static void run_all(void* parts, size_t size, int count, void* (*fn)(void*)) {
 /*
  * Runs base->sequence over the batch in contiguous parts, one per thread (at most max_workers; part 0 in the
  * calling thread), each with `scratch_floats` of scratch and, when `weights` > 0, its own zeroed weight
- * gradient of that many floats (part 0's is out[2], zeroed by the caller); the parts' weight gradients are
- * summed into out[2] in part order. 0 when memory ran out.
+ * gradient of that many floats (part 0's is base->weights_out, zeroed by the caller); the parts' weight gradients
+ * are summed into it in part order. 0 when memory ran out.
  */
 static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weights, int max_workers) {
   int workers = threads_for(b);
@@ -235,7 +267,7 @@ static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weight
     parts[i].first = b * i / workers;
     parts[i].last = b * (i + 1) / workers;
     parts[i].scratch = malloc(sizeof(float) * scratch_floats);
-    parts[i].weights_out = weights == 0 ? NULL : i == 0 ? base->out[2] : calloc(weights, sizeof(float));
+    parts[i].weights_out = weights == 0 ? NULL : i == 0 ? base->weights_out : calloc(weights, sizeof(float));
     if (parts[i].scratch == NULL || (weights > 0 && parts[i].weights_out == NULL)) {
       ok = 0;
     }
@@ -244,7 +276,7 @@ static int run_parts(Work* base, int64_t b, size_t scratch_floats, size_t weight
     run_all(parts, sizeof(Work), workers, each_sequence);
     for (int i = 1; i < workers && weights > 0; i++) {
       for (size_t j = 0; j < weights; j++) {
-        base->out[2][j] += parts[i].weights_out[j];
+        base->weights_out[j] += parts[i].weights_out[j];
       }
     }
   }
@@ -273,6 +305,8 @@ typedef struct {
   size_t scratch_rows;         /* scratch per part: scratch_rows * T + extra_rows rows of C floats */
   size_t extra_rows;
   int max_workers;
+  int packed_in;               /* input 0 is q, k and v together, [B,T,3,C] (its sequences start at 3 `offset`) */
+  int packed_out;              /* output 0 is [B,T,3,C] */
 } Spec;
 
 __attribute__((unused)) static void compute(const Spec* spec, TF_OpKernelContext* ctx) {
@@ -281,17 +315,20 @@ __attribute__((unused)) static void compute(const Spec* spec, TF_OpKernelContext
   TF_Tensor* out[3] = {NULL, NULL, NULL};
   int64_t b, t, c, n;
   if (!inputs(ctx, status, in, spec->inputs)
-      || !shapes(spec->name, ctx, status, in, spec->sequences, spec->sequence_count, spec->weights, &b, &t, &c,
-                 &n)) {
+      || !shapes(spec->name, ctx, status, in, spec->packed_in, spec->sequences, spec->sequence_count, spec->weights,
+                 &b, &t, &c, &n)) {
     goto done;
   }
   int64_t dims[3] = {b, t, c};
+  int64_t packed_dims[4] = {b, t, 3, c};
   int64_t weight_dims[2] = {n, n};
   Work work = {.t = t, .n = n, .c = c, .sequence = spec->sequence};
   for (int i = 0; i < spec->outputs; i++) {
     int weights = spec->weights_out && i == spec->outputs - 1;
-    size_t bytes = sizeof(float) * (size_t) (weights ? n * n : b * t * c);
-    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, weights ? weight_dims : dims, weights ? 2 : 3, bytes, status);
+    int packed = spec->packed_out && i == 0;
+    size_t bytes = sizeof(float) * (size_t) (weights ? n * n : packed ? 3 * b * t * c : b * t * c);
+    out[i] = tf.AllocateOutput(ctx, i, TF_FLOAT, weights ? weight_dims : packed ? packed_dims : dims,
+                               weights ? 2 : packed ? 4 : 3, bytes, status);
     if (tf.GetCode(status) != TF_OK) {
       tf.OpKernelContext_Failure(ctx, status);
       goto done;
@@ -299,6 +336,7 @@ __attribute__((unused)) static void compute(const Spec* spec, TF_OpKernelContext
     work.out[i] = tf.TensorData(out[i]);
     if (weights) {
       memset(work.out[i], 0, bytes); /* summed into by every sequence */
+      work.weights_out = work.out[i];
     }
   }
   for (int i = 0; i < spec->inputs; i++) {

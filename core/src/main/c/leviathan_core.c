@@ -122,30 +122,6 @@ INLINE void bias_gelu_grad_body(const float* restrict x, const float* restrict b
   }
 }
 
-/* sigmoid(q) without overflow: exp of -|q| only */
-INLINE float sigmoid(float q) {
-  const float e = expf(-fabsf(q));
-  return q >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
-}
-
-INLINE void sigmoid_gate_body(const float* restrict q, const float* restrict r, int64_t n, float* restrict y) {
-  for (int64_t i = 0; i < n; i++) {
-    y[i] = sigmoid(q[i]) * r[i];
-  }
-}
-
-/* sigmoid(q) (1 - sigmoid(q)) = e / (1 + e)^2 with e = exp(-|q|): no cancellation in 1 - sigmoid(q) */
-INLINE void sigmoid_gate_grad_body(const float* restrict q, const float* restrict r, const float* restrict dy,
-                                   int64_t n, float* restrict dq, float* restrict dr) {
-  for (int64_t i = 0; i < n; i++) {
-    const float e = expf(-fabsf(q[i]));
-    const float inv = 1.f / (1.f + e);
-    const float s = q[i] >= 0.f ? inv : e * inv;
-    dr[i] = dy[i] * s;
-    dq[i] = dy[i] * r[i] * (e * inv * inv);
-  }
-}
-
 VARIANTS(layer_norm,
          (const float* restrict x, const float* restrict gain, const float* restrict bias, float eps, int64_t rows,
           int c, float* restrict y, float* restrict rstd),

@@ -26,6 +26,13 @@
  * and its gradient as a scan backwards, R_t = g_t + exp(m_t - m_{t+1}) R_{t+1} (likewise for h):
  * dv_t = exp(k_t - m_t) R_t, dk_t = exp(k_t - m_t) (v_t R_t + H_t).
  *
+ * LeviathanAftMixGated(qkv [B,T,3,C], e) and LeviathanAftScanGated(qkv) -> (y, ratio, den): the same sums of
+ * k = qkv[:,:,1] and v = qkv[:,:,2] read out through the gate, ratio = num / den and y = sigmoid(q) ratio with
+ * q = qkv[:,:,0]. Their gradients, LeviathanAftMixGatedGrad(qkv, e, y, ratio, den, dy) -> (dqkv, de) and
+ * LeviathanAftScanGatedGrad(qkv, y, ratio, den, dy) -> dqkv, take dy alone (dden = 0): a training step reads
+ * the projection's output as it is, without a split into q, k and v, a gate op or a concatenation of their
+ * gradients.
+ *
  * Row t reads positions t' <= t only and its arithmetic does not depend on T, so outputs are
  * causal bit for bit. Every exp has an argument <= 0 (k_t' <= m_t), so any finite keys give finite
  * sums. Inputs are expected finite (the library is built with -ffast-math for vectorised exp).
@@ -197,7 +204,7 @@ INLINE void mix_sequence_grad_body(const float* restrict k, const float* restric
   memset(dv, 0, sizeof(float) * size);
   for (size_t i = 0; i < size; i++) {
     g[i] = dy[i] / den[i];
-    h[i] = dden[i] - g[i] * y[i];
+    h[i] = (dden != NULL ? dden[i] : 0.f) - g[i] * y[i];
   }
   /* the blocks before each row: column block by column block, every later row's scaled g and h first */
   const int blocks = (t_len + l - 1) / l;
@@ -296,7 +303,7 @@ INLINE void scan_sequence_grad_body(const float* restrict k, const float* restri
     const float last = t + 1 < t_len ? 1.f : 0.f;
     for (int c = 0; c < c_len; c++) {
       const float g = dy[o + c] / den[o + c];
-      const float hh = dden[o + c] - g * y[o + c];
+      const float hh = (dden != NULL ? dden[o + c] : 0.f) - g * y[o + c];
       /* R_t = g_t + exp(m_t - m_{t+1}) R_{t+1}; likewise H */
       const float f = last * expf(m[o + c] - mn[c]);
       r[c] = g + f * r[c];
@@ -306,6 +313,101 @@ INLINE void scan_sequence_grad_body(const float* restrict k, const float* restri
       dk[o + c] = p * (v[o + c] * r[c] + h[c]);
     }
   }
+}
+
+/*
+ * The gated forms read q, k and v from one [T, 3, C] block (the qkv projection's rows, no split) and the gate
+ * y = sigmoid(q) ratio follows the sums; the gradient writes dq, dk and dv into one [T, 3, C] block (no concat)
+ * and needs no dden (the den output is read by nothing but the gradient).
+ */
+INLINE void unpack_kv(const float* restrict qkv, int t_len, int c_len, float* restrict k, float* restrict v) {
+  for (int t = 0; t < t_len; t++) {
+    const float* row = qkv + (size_t) t * 3 * c_len;
+    memcpy(k + (size_t) t * c_len, row + c_len, sizeof(float) * (size_t) c_len);
+    memcpy(v + (size_t) t * c_len, row + 2 * c_len, sizeof(float) * (size_t) c_len);
+  }
+}
+
+INLINE void gate_rows(const float* restrict qkv, const float* restrict ratio, int t_len, int c_len,
+                      float* restrict y) {
+  for (int t = 0; t < t_len; t++) {
+    sigmoid_gate_body(qkv + (size_t) t * 3 * c_len, ratio + (size_t) t * c_len, c_len, y + (size_t) t * c_len);
+  }
+}
+
+/* dq into dqkv's q rows, dratio [T, C] */
+INLINE void gate_rows_grad(const float* restrict qkv, const float* restrict ratio, const float* restrict dy,
+                           int t_len, int c_len, float* restrict dqkv, float* restrict dratio) {
+  for (int t = 0; t < t_len; t++) {
+    const size_t o = (size_t) t * c_len;
+    sigmoid_gate_grad_body(qkv + 3 * o, ratio + o, dy + o, c_len, dqkv + 3 * o, dratio + o);
+  }
+}
+
+INLINE void pack_dkv(const float* restrict dk, const float* restrict dv, int t_len, int c_len,
+                     float* restrict dqkv) {
+  for (int t = 0; t < t_len; t++) {
+    float* row = dqkv + (size_t) t * 3 * c_len;
+    memcpy(row + c_len, dk + (size_t) t * c_len, sizeof(float) * (size_t) c_len);
+    memcpy(row + 2 * c_len, dv + (size_t) t * c_len, sizeof(float) * (size_t) c_len);
+  }
+}
+
+/* scratch: k, v [T, C], m and num rows */
+INLINE void gated_scan_sequence_body(const float* restrict qkv, int t_len, int c_len, float* restrict y,
+                                     float* restrict ratio, float* restrict den, float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* k = scratch;
+  float* v = scratch + size;
+  unpack_kv(qkv, t_len, c_len, k, v);
+  scan_sequence_body(k, v, t_len, c_len, ratio, den, scratch + 2 * size, scratch + 2 * size + c_len);
+  gate_rows(qkv, ratio, t_len, c_len, y);
+}
+
+/* scratch: k, v, dratio, dk, dv, m [T, C], r and h rows */
+INLINE void gated_scan_sequence_grad_body(const float* restrict qkv, const float* restrict ratio,
+                                          const float* restrict den, const float* restrict dy, int t_len, int c_len,
+                                          float* restrict dqkv, float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* k = scratch;
+  float* v = scratch + size;
+  float* dratio = scratch + 2 * size;
+  float* dk = scratch + 3 * size;
+  float* dv = scratch + 4 * size;
+  float* m = scratch + 5 * size;
+  unpack_kv(qkv, t_len, c_len, k, v);
+  gate_rows_grad(qkv, ratio, dy, t_len, c_len, dqkv, dratio);
+  scan_sequence_grad_body(k, v, ratio, den, dratio, NULL, t_len, c_len, dk, dv, m, m + size, m + size + c_len);
+  pack_dkv(dk, dv, t_len, c_len, dqkv);
+}
+
+/* scratch: k, v [T, C], then mix_sequence's */
+INLINE void gated_mix_sequence_body(const float* restrict qkv, const float* restrict e, int t_len, int n, int c_len,
+                                    float* restrict y, float* restrict ratio, float* restrict den,
+                                    float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* k = scratch;
+  float* v = scratch + size;
+  unpack_kv(qkv, t_len, c_len, k, v);
+  mix_sequence_body(k, v, e, t_len, n, c_len, ratio, den, scratch + 2 * size);
+  gate_rows(qkv, ratio, t_len, c_len, y);
+}
+
+/* scratch: k, v, dratio, dk, dv [T, C], then mix_sequence_grad's */
+INLINE void gated_mix_sequence_grad_body(const float* restrict qkv, const float* restrict e,
+                                         const float* restrict ratio, const float* restrict den,
+                                         const float* restrict dy, int t_len, int n, int c_len, float* restrict dqkv,
+                                         float* restrict de, float* restrict scratch) {
+  const size_t size = (size_t) t_len * c_len;
+  float* k = scratch;
+  float* v = scratch + size;
+  float* dratio = scratch + 2 * size;
+  float* dk = scratch + 3 * size;
+  float* dv = scratch + 4 * size;
+  unpack_kv(qkv, t_len, c_len, k, v);
+  gate_rows_grad(qkv, ratio, dy, t_len, c_len, dqkv, dratio);
+  mix_sequence_grad_body(k, v, e, ratio, den, dratio, NULL, t_len, n, c_len, dk, dv, de, scratch + 5 * size);
+  pack_dkv(dk, dv, t_len, c_len, dqkv);
 }
 
 VARIANTS(mix_sequence,
@@ -327,6 +429,24 @@ VARIANTS(scan_sequence_grad,
           float* restrict dv, float* restrict m, float* restrict r, float* restrict h),
          (k, v, y, den, dy, dden, t_len, c_len, dk, dv, m, r, h))
 
+VARIANTS(gated_scan_sequence,
+         (const float* restrict qkv, int t_len, int c_len, float* restrict y, float* restrict ratio,
+          float* restrict den, float* restrict scratch),
+         (qkv, t_len, c_len, y, ratio, den, scratch))
+VARIANTS(gated_scan_sequence_grad,
+         (const float* restrict qkv, const float* restrict ratio, const float* restrict den, const float* restrict dy,
+          int t_len, int c_len, float* restrict dqkv, float* restrict scratch),
+         (qkv, ratio, den, dy, t_len, c_len, dqkv, scratch))
+VARIANTS(gated_mix_sequence,
+         (const float* restrict qkv, const float* restrict e, int t_len, int n, int c_len, float* restrict y,
+          float* restrict ratio, float* restrict den, float* restrict scratch),
+         (qkv, e, t_len, n, c_len, y, ratio, den, scratch))
+VARIANTS(gated_mix_sequence_grad,
+         (const float* restrict qkv, const float* restrict e, const float* restrict ratio, const float* restrict den,
+          const float* restrict dy, int t_len, int n, int c_len, float* restrict dqkv, float* restrict de,
+          float* restrict scratch),
+         (qkv, e, ratio, den, dy, t_len, n, c_len, dqkv, de, scratch))
+
 static void choose_variants(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
@@ -334,6 +454,10 @@ static void choose_variants(void) {
     mix_sequence_grad = mix_sequence_grad_avx2;
     scan_sequence = scan_sequence_avx2;
     scan_sequence_grad = scan_sequence_grad_avx2;
+    gated_scan_sequence = gated_scan_sequence_avx2;
+    gated_scan_sequence_grad = gated_scan_sequence_grad_avx2;
+    gated_mix_sequence = gated_mix_sequence_avx2;
+    gated_mix_sequence_grad = gated_mix_sequence_grad_avx2;
   }
 }
 
@@ -362,22 +486,89 @@ static void scan_grad_one(const Work* w, size_t o) {
                      (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step, w->scratch + step + w->c);
 }
 
+/* The gated ops: q, k and v at 3 `o` of qkv [B,T,3,C] (and of dqkv), every other sequence tensor at `o`. */
+static void gated_scan_one(const Work* w, size_t o) {
+  gated_scan_sequence(w->in[0] + 3 * o, (int) w->t, (int) w->c, w->out[0] + o, w->out[1] + o, w->out[2] + o,
+                      w->scratch);
+}
+
+/* inputs qkv, y, ratio, den, dy */
+static void gated_scan_grad_one(const Work* w, size_t o) {
+  gated_scan_sequence_grad(w->in[0] + 3 * o, w->in[2] + o, w->in[3] + o, w->in[4] + o, (int) w->t, (int) w->c,
+                           w->out[0] + 3 * o, w->scratch);
+}
+
+static void gated_mix_one(const Work* w, size_t o) {
+  gated_mix_sequence(w->in[0] + 3 * o, w->in[1], (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o,
+                     w->out[2] + o, w->scratch);
+}
+
+/* inputs qkv, e, y, ratio, den, dy */
+static void gated_mix_grad_one(const Work* w, size_t o) {
+  gated_mix_sequence_grad(w->in[0] + 3 * o, w->in[1], w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
+                          (int) w->n, (int) w->c, w->out[0] + 3 * o, w->weights_out, w->scratch);
+}
+
 /* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int mix_sequences[] = {1};
 static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
 static const int scan_grad_sequences[] = {1, 2, 3, 4, 5};
-static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_one, 4, 3, 64};
-static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_one, 10, 0, 64};
-static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_one, 0, 2, 1};
-static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_one, 1, 2, 1};
+static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_one, 4, 3, 64, 0, 0};
+static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_one, 10, 0, 64,
+                              0, 0};
+static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_one, 0, 2, 1, 0, 0};
+static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_one, 1, 2, 1,
+                               0, 0};
+static const int gated_scan_grad_sequences[] = {1, 2, 3, 4};
+static const int gated_mix_grad_sequences[] = {2, 3, 4, 5};
+static const Spec GATED_SCAN = {"LeviathanAftScanGated", 1, NULL, 0, -1, 3, 0, gated_scan_one, 2, 2, 1, 1, 0};
+static const Spec GATED_SCAN_GRAD = {"LeviathanAftScanGatedGrad", 5, gated_scan_grad_sequences, 4, -1, 1, 0,
+                                     gated_scan_grad_one, 6, 2, 1, 1, 1};
+static const Spec GATED_MIX = {"LeviathanAftMixGated", 2, NULL, 0, 1, 3, 0, gated_mix_one, 6, 3, 64, 1, 0};
+static const Spec GATED_MIX_GRAD = {"LeviathanAftMixGatedGrad", 6, gated_mix_grad_sequences, 4, 1, 2, 1,
+                                    gated_mix_grad_one, 15, 0, 64, 1, 1};
 
 KERNEL(mix_kernel, MIX)
 KERNEL(mix_grad_kernel, MIX_GRAD)
 KERNEL(scan_kernel, SCAN)
 KERNEL(scan_grad_kernel, SCAN_GRAD)
+KERNEL(gated_scan_kernel, GATED_SCAN)
+KERNEL(gated_scan_grad_kernel, GATED_SCAN_GRAD)
+KERNEL(gated_mix_kernel, GATED_MIX)
+KERNEL(gated_mix_grad_kernel, GATED_MIX_GRAD)
 SHAPES(mix_shapes, 0, 0)
 SHAPES(mix_grad_shapes, 0, 1, 2)
 SHAPES(scan_grad_shapes, 0, 1)
+SHAPES(gated_scan_grad_shapes, 0)
+SHAPES(gated_mix_grad_shapes, 0, 1)
+
+/* y, ratio and den [B, T, C] from qkv [B, T, 3, C]. */
+static void gated_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeHandle* qkv = tf.NewShapeHandle();
+  TF_ShapeHandle* bt = tf.NewShapeHandle();
+  TF_ShapeHandle* c = tf.NewShapeHandle();
+  TF_ShapeHandle* rows = tf.NewShapeHandle();
+  tf.ShapeInferenceContextGetInput(ctx, 0, qkv, status);
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextWithRank(ctx, qkv, 4, qkv, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextSubshape(ctx, qkv, 0, 2, bt, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextSubshape(ctx, qkv, 3, 4, c, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextConcatenateShapes(ctx, bt, c, rows, status);
+  }
+  for (int i = 0; i < 3 && tf.GetCode(status) == TF_OK; i++) {
+    tf.ShapeInferenceContextSetOutput(ctx, i, rows, status);
+  }
+  TF_ShapeHandle* handles[] = {qkv, bt, c, rows};
+  for (int i = 0; i < 4; i++) {
+    tf.DeleteShapeHandle(handles[i]);
+  }
+}
 
 static const char* const mix_in[] = {"k: float", "v: float", "e: float"};
 static const char* const mix_out[] = {"y: float", "den: float"};
@@ -388,16 +579,30 @@ static const char* const scan_in[] = {"k: float", "v: float"};
 static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "den: float", "dy: float",
                                            "dden: float"};
 static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
+static const char* const gated_scan_in[] = {"qkv: float"};
+static const char* const gated_mix_in[] = {"qkv: float", "e: float"};
+static const char* const gated_out[] = {"y: float", "ratio: float", "den: float"};
+static const char* const gated_scan_grad_in[] = {"qkv: float", "y: float", "ratio: float", "den: float", "dy: float"};
+static const char* const gated_mix_grad_in[] = {"qkv: float", "e: float", "y: float", "ratio: float", "den: float",
+                                                "dy: float"};
+static const char* const gated_scan_grad_out[] = {"dqkv: float"};
+static const char* const gated_mix_grad_out[] = {"dqkv: float", "de: float"};
 static const OpDef OPS[] = {
     {"LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftMixGrad", mix_grad_in, 7, mix_grad_out, 3, mix_grad_shapes, mix_grad_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftScanGated", gated_scan_in, 1, gated_out, 3, gated_shapes, gated_scan_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftScanGatedGrad", gated_scan_grad_in, 5, gated_scan_grad_out, 1, gated_scan_grad_shapes,
+     gated_scan_grad_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftMixGated", gated_mix_in, 2, gated_out, 3, gated_shapes, gated_mix_kernel, NULL, 0, NULL, NULL},
+    {"LeviathanAftMixGatedGrad", gated_mix_grad_in, 6, gated_mix_grad_out, 2, gated_mix_grad_shapes,
+     gated_mix_grad_kernel, NULL, 0, NULL, NULL},
 };
 
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-aft")) {
     choose_variants();
-    register_ops("leviathan-aft", OPS, 4);
+    register_ops("leviathan-aft", OPS, 8);
   }
 }

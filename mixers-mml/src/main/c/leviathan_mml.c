@@ -74,8 +74,9 @@ static void scan_grad_one(const Work* w, size_t o) {
 /* O(T C) per call: one thread, which costs about as much as the work would save. */
 static const int scan_sequences[] = {1};
 static const int scan_grad_sequences[] = {1, 2, 3};
-static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_one, 0, 1, 1};
-static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_one, 0, 2, 1};
+static const Spec SCAN = {"LeviathanLinearScan", 2, scan_sequences, 1, -1, 1, 0, scan_one, 0, 1, 1, 0, 0};
+static const Spec SCAN_GRAD = {"LeviathanLinearScanGrad", 4, scan_grad_sequences, 3, -1, 2, 0, scan_grad_one, 0, 2, 1,
+                               0, 0};
 
 KERNEL(scan_kernel, SCAN)
 KERNEL(scan_grad_kernel, SCAN_GRAD)

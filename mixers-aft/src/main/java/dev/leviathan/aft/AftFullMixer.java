@@ -137,7 +137,10 @@ public final class AftFullMixer implements TokenMixerProvider {
 
     @Override
     public Operand<TFloat32> apply(Operand<TFloat32> x) {
-      return prefill(x).output();
+      if (mix != null) {
+        return prefill(x).output();
+      }
+      return Layers.linear(tf, NativeAft.gatedRatio(tf, Layers.linear(tf, x, wqkv, null), expW, c), wo, null);
     }
 
     @Override

@@ -188,12 +188,12 @@ public final class AftLocalMixer implements TokenMixerProvider {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
         if (weights != null && !withState) {
-          List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
           if (mix != null) {
+            List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
             return new Step(AftOps.readout(tf, qkv.get(0), mix.ratio(qkv.get(1), qkv.get(2), tmax), wo), List.of());
           }
-          Operand<TFloat32> ratio = NativeAft.ratio(tf, qkv.get(1), qkv.get(2), weights);
-          return new Step(AftOps.fusedReadout(tf, qkv.get(0), ratio, wo), List.of());
+          Operand<TFloat32> gated = NativeAft.gatedRatio(tf, Layers.linear(tf, x, wqkv, null), weights, c);
+          return new Step(Layers.linear(tf, gated, wo, null), List.of());
         }
         Operand<TInt32> t = Layers.dim(tf, x, 1);
         List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);

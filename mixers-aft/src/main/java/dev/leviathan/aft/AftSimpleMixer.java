@@ -81,11 +81,11 @@ public final class AftSimpleMixer implements TokenMixerProvider {
     return new AftOps.ParallelAndStep() {
       @Override
       Step run(Operand<TFloat32> x, boolean withState) {
-        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         if (fused && !withState) {
-          Operand<TFloat32> ratio = NativeAft.scanRatio(tf, qkv.get(1), qkv.get(2));
-          return new Step(AftOps.fusedReadout(tf, qkv.get(0), ratio, wo), List.of());
+          Operand<TFloat32> gated = NativeAft.gatedScanRatio(tf, Layers.linear(tf, x, wqkv, null), c);
+          return new Step(Layers.linear(tf, gated, wo, null), List.of());
         }
+        List<Operand<TFloat32>> qkv = AftOps.qkv(tf, x, wqkv, c, c, c);
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, qkv.get(1), 1, c),
             AftOps.splitLast(tf, qkv.get(2), 1, c), layer.context()); // [B, T, 2, C], [B, T, 1, C]
         Operand<TFloat32> y = readout(qkv.get(0), prefix.sums());

@@ -1,16 +1,23 @@
 package dev.leviathan.aft;
 
+import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.ops.NativeKernels;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * The fused CPU kernels of the AFT sums ({@code src/main/c/leviathan_aft.c}, loaded through
  * {@link NativeKernels}), each one op and one for its gradient: {@value #OP} for what {@link DyadicMix}
  * builds from a few hundred graph nodes per layer, and {@value #SCAN_OP} for aft-simple's running sums
- * ({@link AftOps#prefixScan}), in O(T C).
+ * ({@link AftOps#prefixScan}), in O(T C). Their gated forms ({@value #GATED_OP}, {@value #GATED_SCAN_OP}) take
+ * the qkv projection's output as it is and return {@code sigmoid(q) ⊙ num / den}, so a training step has no
+ * split of q, k and v, no concatenation of their gradients and no separate gate.
  *
  * <p>The library is compiled by the build when a C compiler is present (Linux x86-64) and shipped in
  * this module's jar; TensorFlow loads it the first time a mixer asks for it. Without it, or with
@@ -22,6 +29,10 @@ final class NativeAft {
   static final String GRAD_OP = "LeviathanAftMixGrad";
   static final String SCAN_OP = "LeviathanAftScan";
   static final String SCAN_GRAD_OP = "LeviathanAftScanGrad";
+  static final String GATED_OP = "LeviathanAftMixGated";
+  static final String GATED_GRAD_OP = "LeviathanAftMixGatedGrad";
+  static final String GATED_SCAN_OP = "LeviathanAftScanGated";
+  static final String GATED_SCAN_GRAD_OP = "LeviathanAftScanGatedGrad";
   static final String RESOURCE = "/dev/leviathan/aft/native/linux-x86_64/libleviathan-aft.so";
 
   /**
@@ -32,7 +43,8 @@ final class NativeAft {
   static final int MIX_MAX_CONTEXT = 256;
 
   private static final NativeKernels.Availability AVAILABILITY =
-      NativeKernels.load(NativeAft.class, RESOURCE, Map.of(OP, GRAD_OP, SCAN_OP, SCAN_GRAD_OP));
+      NativeKernels.load(NativeAft.class, RESOURCE, Map.of(OP, GRAD_OP, SCAN_OP, SCAN_GRAD_OP, GATED_OP, GATED_GRAD_OP,
+          GATED_SCAN_OP, GATED_SCAN_GRAD_OP));
 
   private NativeAft() {}
 
@@ -58,6 +70,34 @@ final class NativeAft {
    */
   static Operand<TFloat32> scanRatio(Ops tf, Operand<TFloat32> keys, Operand<TFloat32> values) {
     return fused(tf, SCAN_OP, "AftScan", keys, values);
+  }
+
+  /**
+   * {@code sigmoid(q) ⊙ num / den} of {@link #ratio} for {@code qkv [B, T, 3C]} (q, k and v side by side, as the
+   * projection gives them), {@code [B, T, C]}.
+   */
+  static Operand<TFloat32> gatedRatio(Ops tf, Operand<TFloat32> qkv, Operand<TFloat32> e, int c) {
+    return gated(tf, GATED_OP, "AftMixGated", qkv, c, e);
+  }
+
+  /** {@code sigmoid(q) ⊙ num / den} of {@link #scanRatio} for {@code qkv [B, T, 3C]}, {@code [B, T, C]}. */
+  static Operand<TFloat32> gatedScanRatio(Ops tf, Operand<TFloat32> qkv, int c) {
+    return gated(tf, GATED_SCAN_OP, "AftScanGated", qkv, c);
+  }
+
+  @SafeVarargs
+  private static Operand<TFloat32> gated(Ops tf, String type, String name, Operand<TFloat32> qkv, int c,
+      Operand<TFloat32>... more) {
+    AVAILABILITY.require("the native AFT kernels are not loaded");
+    Operand<TInt32> bt = tf.slice(tf.shape(qkv), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+    Operand<TFloat32> packed = tf.reshape(qkv, tf.concat(List.of(bt, tf.constant(new int[] {3, c})), tf.constant(0)));
+    List<Operand<TFloat32>> inputs = new ArrayList<>();
+    inputs.add(packed);
+    inputs.addAll(Arrays.asList(more));
+    @SuppressWarnings("unchecked")
+    Operand<TFloat32>[] array = inputs.toArray(new Operand[0]);
+    Operand<TFloat32> y = NativeKernels.builder(tf, type, name, array).build().output(0);
+    return tf.reshape(y, Layers.withLastDim(tf, qkv, c));
   }
 
   @SafeVarargs

@@ -113,6 +113,43 @@ class NativeAftTest {
     return changed;
   }
 
+  /**
+   * The gated ops on the projection's qkv as it is equal the split path: {@code sigmoid(q) ⊙} the plain fused
+   * op's ratio, with the gradients of q, k, v (through the one qkv input) and of the weights.
+   */
+  @Test
+  void gatedFormsEqualTheSplitForms() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(16);
+    int[][] cases = {{3, 13, 16, 5}, {2, 64, 64, 16}, {1, 1, 4, 3}, {2, 7, 7, 17}};
+    for (int[] k : cases) {
+      for (double keyStd : new double[] {1.0, 60.0}) {
+        Data d = Data.random(rnd, k[0], k[1], k[2], k[3], keyStd);
+        float[] q = new float[d.k.length];
+        for (int i = 0; i < q.length; i++) {
+          q[i] = (float) (rnd.nextGaussian() * 4);
+        }
+        for (boolean scan : new boolean[] {false, true}) {
+          List<float[]> split = runGated(d, q, scan, false);
+          List<float[]> gated = runGated(d, q, scan, true);
+          String[] names = {"output", "q's gradient", "keys' gradient", "values' gradient", "weights' gradient"};
+          for (int i = 0; i < (scan ? 4 : 5); i++) {
+            assertClose(split.get(i), gated.get(i), i == 0 ? 1e-6 : 2e-5, (scan ? "gated scan " : "gated mix ") + names[i]
+                + " of " + d.b + "x" + d.t + "x" + d.c + " (keys' spread " + keyStd + ")");
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void gatedFormsAreCausalBitForBit() {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    for (boolean scan : new boolean[] {false, true}) {
+      assertCausal(d -> runGated(d, d.r, scan, true).get(0), new Random(17));
+    }
+  }
+
   @Test
   void rejectsWeightsShorterThanTheSequence() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
@@ -190,6 +227,54 @@ class NativeAftTest {
           out.add(values((TFloat32) res.get(i)));
         }
         return out;
+      }
+    }
+  }
+
+  /**
+   * {@code sigmoid(q) ⊙ ratio} of the mix (or the scan) and the gradients of {@code sum(y ⊙ r)} for q, k, v (and
+   * e): by the gated op on {@code concat(q, k, v)}, or by the plain fused op on k and v and a graph gate.
+   */
+  private static List<float[]> runGated(Data d, float[] qValues, boolean scan, boolean gated) {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> q = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Placeholder<TFloat32> e = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(d.n, d.n)));
+      Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
+      Operand<TFloat32> y;
+      if (gated) {
+        Operand<TFloat32> qkv = tf.concat(List.of(q, k, v), tf.constant(-1));
+        y = scan ? NativeAft.gatedScanRatio(tf, qkv, d.c) : NativeAft.gatedRatio(tf, qkv, e, d.c);
+      } else {
+        Operand<TFloat32> ratio = scan ? NativeAft.scanRatio(tf, k, v) : NativeAft.ratio(tf, k, v, e);
+        y = tf.math.mul(tf.math.sigmoid(q), ratio);
+      }
+      Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
+      List<Output<?>> wrt = new ArrayList<>(List.of(q.asOutput(), k.asOutput(), v.asOutput()));
+      if (!scan) {
+        wrt.add(e.asOutput());
+      }
+      Output<?>[] grads = g.addGradients(loss.asOutput(), wrt.toArray(new Output<?>[0]));
+      try (TFloat32 qt = tensor(qValues, d.b, d.t, d.c); TFloat32 kt = tensor(d.k, d.b, d.t, d.c);
+          TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
+          TFloat32 et = TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false));
+          TFloat32 rt = tensor(d.r, d.b, d.t, d.c)) {
+        Session.Runner runner = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(r, rt).fetch(y);
+        if (!scan) {
+          runner.feed(e, et);
+        }
+        for (Output<?> grad : grads) {
+          runner.fetch(grad);
+        }
+        try (Result res = runner.run()) {
+          List<float[]> out = new ArrayList<>();
+          for (int i = 0; i < res.size(); i++) {
+            out.add(values((TFloat32) res.get(i)));
+          }
+          return out;
+        }
       }
     }
   }
