@@ -130,6 +130,7 @@ public final class AftLocalMixer implements TokenMixerProvider {
 
     // band[t, d] = w[t, t - d], [Tmax, s]
     Operand<TFloat32> band;
+    Operand<TFloat32> full = null; // U V^T, where it is formed
     if (rank > 0) {
       var u = layer.params().create("pos_u", new long[] {tmax, rank}, Initializer.normal(AftFullMixer.BIAS_STD), true);
       var v = layer.params().create("pos_v", new long[] {tmax, rank}, Initializer.normal(AftFullMixer.BIAS_STD), true);
@@ -147,8 +148,8 @@ public final class AftLocalMixer implements TokenMixerProvider {
             flat[t][d] = t * tmax + rows[t][d];
           }
         }
-        Operand<TFloat32> w = tf.linalg.matMul(u, v, MatMul.transposeB(true));
-        band = tf.gather(tf.reshape(w, tf.constant(new int[] {-1})), tf.constant(flat), tf.constant(0));
+        full = tf.linalg.matMul(u, v, MatMul.transposeB(true));
+        band = tf.gather(tf.reshape(full, tf.constant(new int[] {-1})), tf.constant(flat), tf.constant(0));
       } else {
         Operand<TFloat32> vBand = tf.gather(v, tf.constant(rows), tf.constant(0)); // [Tmax, s, d']
         band = tf.sum(tf.math.mul(tf.expandDims(u, tf.constant(1)), vBand), tf.constant(2));
@@ -181,7 +182,8 @@ public final class AftLocalMixer implements TokenMixerProvider {
         : tmax > DENSE_MAX_CONTEXT ? Form.BANDED
         : tmax <= NativeAft.MIX_MAX_CONTEXT && NativeAft.loaded() && !layer.portable() ? Form.NATIVE
         : Form.DENSE;
-    Operand<TFloat32> weights = chosen == Form.BANDED ? null : denseWeights(tf, band, tmax, s);
+    Operand<TFloat32> weights = chosen == Form.BANDED ? null
+        : full != null ? denseWeightsOfFull(tf, full, tmax, s) : denseWeights(tf, band, tmax, s);
     DyadicMix mix = chosen == Form.DENSE ? new DyadicMix(tf, weights, tmax) : null;
 
     return new AftOps.ParallelAndStep() {
@@ -237,21 +239,33 @@ public final class AftLocalMixer implements TokenMixerProvider {
    */
   static Operand<TFloat32> denseWeights(Ops tf, Operand<TFloat32> band, int tmax, int s) {
     int[][] index = new int[tmax][tmax];
+    for (int t = 0; t < tmax; t++) {
+      for (int u = Math.max(0, t - s + 1); u <= t; u++) {
+        index[t][u] = t * s + t - u;
+      }
+    }
+    Operand<TFloat32> gathered = tf.gather(tf.reshape(band, tf.constant(new int[] {-1})), tf.constant(index), tf.constant(0));
+    return denseWeightsOfFull(tf, gathered, tmax, s);
+  }
+
+  /**
+   * {@link #denseWeights} from a {@code [Tmax, Tmax]} matrix whose entries inside the window are the bias (the
+   * full {@code w = U V^T} where it is formed: the same numbers, without reading the band out and back).
+   */
+  static Operand<TFloat32> denseWeightsOfFull(Ops tf, Operand<TFloat32> w, int tmax, int s) {
     float[][] inWindow = new float[tmax][tmax];
     float[][] offset = new float[tmax][tmax];
     for (int t = 0; t < tmax; t++) {
       for (int u = 0; u < tmax; u++) {
         int d = t - u;
         if (d >= 0 && d < s) {
-          index[t][u] = t * s + d;
           inWindow[t][u] = 1f;
         } else if (d < 0) {
           offset[t][u] = -1e9f;
         }
       }
     }
-    Operand<TFloat32> gathered = tf.gather(tf.reshape(band, tf.constant(new int[] {-1})), tf.constant(index), tf.constant(0));
-    Operand<TFloat32> logE = tf.math.add(tf.math.mul(gathered, tf.constant(inWindow)), tf.constant(offset));
+    Operand<TFloat32> logE = tf.math.add(tf.math.mul(w, tf.constant(inWindow)), tf.constant(offset));
     Operand<TFloat32> rowMax = tf.stopGradient(tf.max(logE, tf.constant(1), Max.keepDims(true)));
     return tf.math.exp(tf.math.sub(logE, rowMax));
   }
