@@ -18,20 +18,19 @@
  *   dk_t'     = sum_{t >= t'} a (g_t v_t' + h_t)
  *   de[t,t']  = sum_{b, c} exp(k_t' - m_t) (g_t v_t' + h_t)
  *
- * LeviathanAftScan(k [B,T,C], v [B,T,C]) -> (y, den) and LeviathanAftScanGrad(k, v, y, den, dy, dden)
- * -> (dk, dv): the same sums with every weight e[t,t'] = 1 (aft-simple), in O(T C) as a scan,
+ * LeviathanAftMixGated(qkv [B,T,3,C], e) -> (y, ratio, den): the same sums of k = qkv[:,:,1] and
+ * v = qkv[:,:,2] read out through the gate, ratio = num / den and y = sigmoid(q) ratio with q = qkv[:,:,0];
+ * LeviathanAftMixGatedGrad(qkv, e, y, ratio, den, dy) -> (dqkv, de) takes dy alone (dden = 0). A training
+ * step reads the projection's output as it is: no split into q, k and v, no gate op and no concatenation of
+ * their gradients.
+ *
+ * LeviathanAftScanGated(qkv) -> (y, ratio, den) and LeviathanAftScanGatedGrad(qkv, y, ratio, den, dy) -> dqkv:
+ * the same with every weight e[t,t'] = 1 (aft-simple), in O(T C) as a scan,
  *
  *   m_t = max(m_{t-1}, k_t),  S_t = exp(m_{t-1} - m_t) S_{t-1} + exp(k_t - m_t) [v_t; 1],
  *
  * and its gradient as a scan backwards, R_t = g_t + exp(m_t - m_{t+1}) R_{t+1} (likewise for h):
  * dv_t = exp(k_t - m_t) R_t, dk_t = exp(k_t - m_t) (v_t R_t + H_t).
- *
- * LeviathanAftMixGated(qkv [B,T,3,C], e) and LeviathanAftScanGated(qkv) -> (y, ratio, den): the same sums of
- * k = qkv[:,:,1] and v = qkv[:,:,2] read out through the gate, ratio = num / den and y = sigmoid(q) ratio with
- * q = qkv[:,:,0]. Their gradients, LeviathanAftMixGatedGrad(qkv, e, y, ratio, den, dy) -> (dqkv, de) and
- * LeviathanAftScanGatedGrad(qkv, y, ratio, den, dy) -> dqkv, take dy alone (dden = 0): a training step reads
- * the projection's output as it is, without a split into q, k and v, a gate op or a concatenation of their
- * gradients.
  *
  * Row t reads positions t' <= t only and its arithmetic does not depend on T, so outputs are
  * causal bit for bit. Every exp has an argument <= 0 (k_t' <= m_t), so any finite keys give finite
@@ -46,11 +45,12 @@
  * Arithmetic, one sequence (batch entry) at a time. Channels are the innermost, vectorised loop.
  */
 
-INLINE void running_max(const float* k, int t_len, int c_len, float* m) {
+/* m [T, C]: the running maximum of the keys, whose row t is at k + t ld */
+INLINE void running_max(const float* k, size_t ld, int t_len, int c_len, float* m) {
   memcpy(m, k, sizeof(float) * (size_t) c_len);
   for (int t = 1; t < t_len; t++) {
     const float* prev = m + (size_t) (t - 1) * c_len;
-    const float* kt = k + (size_t) t * c_len;
+    const float* kt = k + (size_t) t * ld;
     float* mt = m + (size_t) t * c_len;
     for (int c = 0; c < c_len; c++) {
       mt[c] = kt[c] > prev[c] ? kt[c] : prev[c];
@@ -145,7 +145,7 @@ INLINE void mix_sequence_body(const float* restrict k, const float* restrict v, 
   float* restrict acc_n = num + c_len;
   float* restrict acc_d = acc_n + c_len;
   const int l = block_length(n);
-  running_max(k, t_len, c_len, m);
+  running_max(k, (size_t) c_len, t_len, c_len, m);
   block_terms(k, v, t_len, c_len, l, block_max, p, pv);
   for (int t = 0; t < t_len; t++) {
     const float* mt = m + (size_t) t * c_len;
@@ -197,7 +197,7 @@ INLINE void mix_sequence_grad_body(const float* restrict k, const float* restric
   float* restrict f = scratch + 8 * size;
   float* restrict f2 = scratch + 9 * size;
   const int l = block_length(n);
-  running_max(k, t_len, c_len, m);
+  running_max(k, (size_t) c_len, t_len, c_len, m);
   block_terms(k, v, t_len, c_len, l, block_max, p, pv);
   memset(acc_a, 0, sizeof(float) * 2 * size);
   memset(dk, 0, sizeof(float) * size);
@@ -295,7 +295,8 @@ INLINE void mix_sequence_grad_body(const float* restrict k, const float* restric
   }
 }
 
-INLINE void scan_sequence_body(const float* restrict k, const float* restrict v, int t_len, int c_len,
+/* k and v: row t at k + t ld, v + t ld; y, den [T, C] */
+INLINE void scan_sequence_body(const float* restrict k, const float* restrict v, size_t ld, int t_len, int c_len,
                                float* restrict y, float* restrict den, float* restrict m, float* restrict num) {
   for (int c = 0; c < c_len; c++) {
     m[c] = k[c];
@@ -304,8 +305,8 @@ INLINE void scan_sequence_body(const float* restrict k, const float* restrict v,
     y[c] = v[c];
   }
   for (int t = 1; t < t_len; t++) {
-    const float* kt = k + (size_t) t * c_len;
-    const float* vt = v + (size_t) t * c_len;
+    const float* kt = k + (size_t) t * ld;
+    const float* vt = v + (size_t) t * ld;
     const float* prev = den + (size_t) (t - 1) * c_len;
     float* dt = den + (size_t) t * c_len;
     float* yt = y + (size_t) t * c_len;
@@ -321,28 +322,30 @@ INLINE void scan_sequence_body(const float* restrict k, const float* restrict v,
   }
 }
 
-INLINE void scan_sequence_grad_body(const float* restrict k, const float* restrict v, const float* restrict y,
-                                    const float* restrict den, const float* restrict dy, const float* restrict dden,
+/* k, v and dk, dv: row t at + t ld; y, den, dy [T, C] */
+INLINE void scan_sequence_grad_body(const float* restrict k, const float* restrict v, size_t ld,
+                                    const float* restrict y, const float* restrict den, const float* restrict dy,
                                     int t_len, int c_len, float* restrict dk, float* restrict dv, float* restrict m,
                                     float* restrict r, float* restrict h) {
-  running_max(k, t_len, c_len, m);
+  running_max(k, ld, t_len, c_len, m);
   memset(r, 0, sizeof(float) * (size_t) c_len);
   memset(h, 0, sizeof(float) * (size_t) c_len);
   /* f_t = exp(m_t - m_{t+1}), 0 past the last position */
   for (int t = t_len - 1; t >= 0; t--) {
     const size_t o = (size_t) t * c_len;
+    const size_t row = (size_t) t * ld;
     const float* mn = t + 1 < t_len ? m + o + c_len : m + o;
     const float last = t + 1 < t_len ? 1.f : 0.f;
     for (int c = 0; c < c_len; c++) {
       const float g = dy[o + c] / den[o + c];
-      const float hh = (dden != NULL ? dden[o + c] : 0.f) - g * y[o + c];
+      const float hh = -g * y[o + c];
       /* R_t = g_t + exp(m_t - m_{t+1}) R_{t+1}; likewise H */
       const float f = last * expf(m[o + c] - mn[c]);
       r[c] = g + f * r[c];
       h[c] = hh + f * h[c];
-      const float p = expf(k[o + c] - m[o + c]);
-      dv[o + c] = p * r[c];
-      dk[o + c] = p * (v[o + c] * r[c] + h[c]);
+      const float p = expf(k[row + c] - m[o + c]);
+      dv[row + c] = p * r[c];
+      dk[row + c] = p * (v[row + c] * r[c] + h[c]);
     }
   }
 }
@@ -385,32 +388,24 @@ INLINE void pack_dkv(const float* restrict dk, const float* restrict dv, int t_l
   }
 }
 
-/* scratch: k, v [T, C], m and num rows */
+/* scratch: m and num rows */
 INLINE void gated_scan_sequence_body(const float* restrict qkv, int t_len, int c_len, float* restrict y,
                                      float* restrict ratio, float* restrict den, float* restrict scratch) {
-  const size_t size = (size_t) t_len * c_len;
-  float* k = scratch;
-  float* v = scratch + size;
-  unpack_kv(qkv, t_len, c_len, k, v);
-  scan_sequence_body(k, v, t_len, c_len, ratio, den, scratch + 2 * size, scratch + 2 * size + c_len);
+  scan_sequence_body(qkv + c_len, qkv + 2 * c_len, 3 * (size_t) c_len, t_len, c_len, ratio, den, scratch,
+                     scratch + c_len);
   gate_rows(qkv, ratio, t_len, c_len, y);
 }
 
-/* scratch: k, v, dratio, dk, dv, m [T, C], r and h rows */
+/* scratch: dratio, m [T, C], r and h rows */
 INLINE void gated_scan_sequence_grad_body(const float* restrict qkv, const float* restrict ratio,
                                           const float* restrict den, const float* restrict dy, int t_len, int c_len,
                                           float* restrict dqkv, float* restrict scratch) {
   const size_t size = (size_t) t_len * c_len;
-  float* k = scratch;
-  float* v = scratch + size;
-  float* dratio = scratch + 2 * size;
-  float* dk = scratch + 3 * size;
-  float* dv = scratch + 4 * size;
-  float* m = scratch + 5 * size;
-  unpack_kv(qkv, t_len, c_len, k, v);
+  float* dratio = scratch;
+  float* m = scratch + size;
   gate_rows_grad(qkv, ratio, dy, t_len, c_len, dqkv, dratio);
-  scan_sequence_grad_body(k, v, ratio, den, dratio, NULL, t_len, c_len, dk, dv, m, m + size, m + size + c_len);
-  pack_dkv(dk, dv, t_len, c_len, dqkv);
+  scan_sequence_grad_body(qkv + c_len, qkv + 2 * c_len, 3 * (size_t) c_len, ratio, den, dratio, t_len, c_len,
+                          dqkv + c_len, dqkv + 2 * c_len, m, m + size, m + size + c_len);
 }
 
 /* scratch: k, v [T, C], then mix_sequence's */
@@ -451,16 +446,6 @@ VARIANTS(mix_sequence_grad,
           const float* restrict den, const float* restrict dy, const float* restrict dden, int t_len, int n,
           int c_len, float* restrict dk, float* restrict dv, float* restrict de, float* restrict scratch),
          (k, v, e, y, den, dy, dden, t_len, n, c_len, dk, dv, de, scratch))
-VARIANTS(scan_sequence,
-         (const float* restrict k, const float* restrict v, int t_len, int c_len, float* restrict y,
-          float* restrict den, float* restrict m, float* restrict num),
-         (k, v, t_len, c_len, y, den, m, num))
-VARIANTS(scan_sequence_grad,
-         (const float* restrict k, const float* restrict v, const float* restrict y, const float* restrict den,
-          const float* restrict dy, const float* restrict dden, int t_len, int c_len, float* restrict dk,
-          float* restrict dv, float* restrict m, float* restrict r, float* restrict h),
-         (k, v, y, den, dy, dden, t_len, c_len, dk, dv, m, r, h))
-
 VARIANTS(gated_scan_sequence,
          (const float* restrict qkv, int t_len, int c_len, float* restrict y, float* restrict ratio,
           float* restrict den, float* restrict scratch),
@@ -484,8 +469,6 @@ static void choose_variants(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     mix_sequence = mix_sequence_avx2;
     mix_sequence_grad = mix_sequence_grad_avx2;
-    scan_sequence = scan_sequence_avx2;
-    scan_sequence_grad = scan_sequence_grad_avx2;
     gated_scan_sequence = gated_scan_sequence_avx2;
     gated_scan_sequence_grad = gated_scan_sequence_grad_avx2;
     gated_mix_sequence = gated_mix_sequence_avx2;
@@ -505,17 +488,6 @@ static void mix_one(const Work* w, size_t o) {
 static void mix_grad_one(const Work* w, size_t o) {
   mix_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2], w->in[3] + o, w->in[4] + o, w->in[5] + o, w->in[6] + o,
                     (int) w->t, (int) w->n, (int) w->c, w->out[0] + o, w->out[1] + o, w->weights_out, w->scratch);
-}
-
-static void scan_one(const Work* w, size_t o) {
-  scan_sequence(w->in[0] + o, w->in[1] + o, (int) w->t, (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch,
-                w->scratch + w->c);
-}
-
-static void scan_grad_one(const Work* w, size_t o) {
-  size_t step = (size_t) (w->t * w->c);
-  scan_sequence_grad(w->in[0] + o, w->in[1] + o, w->in[2] + o, w->in[3] + o, w->in[4] + o, w->in[5] + o, (int) w->t,
-                     (int) w->c, w->out[0] + o, w->out[1] + o, w->scratch, w->scratch + step, w->scratch + step + w->c);
 }
 
 /* The gated ops: q, k and v at 3 `o` of qkv [B,T,3,C] (and of dqkv), every other sequence tensor at `o`. */
@@ -544,33 +516,26 @@ static void gated_mix_grad_one(const Work* w, size_t o) {
 /* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int mix_sequences[] = {1};
 static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
-static const int scan_grad_sequences[] = {1, 2, 3, 4, 5};
 static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_one, 4, 3, 64, 0, 0};
 static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_one, 10, 0, 64,
                               0, 0};
-static const Spec SCAN = {"LeviathanAftScan", 2, mix_sequences, 1, -1, 2, 0, scan_one, 0, 2, 1, 0, 0};
-static const Spec SCAN_GRAD = {"LeviathanAftScanGrad", 6, scan_grad_sequences, 5, -1, 2, 0, scan_grad_one, 1, 2, 1,
-                               0, 0};
 static const int gated_scan_grad_sequences[] = {1, 2, 3, 4};
 static const int gated_mix_grad_sequences[] = {2, 3, 4, 5};
-static const Spec GATED_SCAN = {"LeviathanAftScanGated", 1, NULL, 0, -1, 3, 0, gated_scan_one, 2, 2, 1, 1, 0};
+static const Spec GATED_SCAN = {"LeviathanAftScanGated", 1, NULL, 0, -1, 3, 0, gated_scan_one, 0, 2, 1, 1, 0};
 static const Spec GATED_SCAN_GRAD = {"LeviathanAftScanGatedGrad", 5, gated_scan_grad_sequences, 4, -1, 1, 0,
-                                     gated_scan_grad_one, 6, 2, 1, 1, 1};
+                                     gated_scan_grad_one, 2, 2, 1, 1, 1};
 static const Spec GATED_MIX = {"LeviathanAftMixGated", 2, NULL, 0, 1, 3, 0, gated_mix_one, 6, 3, 64, 1, 0};
 static const Spec GATED_MIX_GRAD = {"LeviathanAftMixGatedGrad", 6, gated_mix_grad_sequences, 4, 1, 2, 1,
                                     gated_mix_grad_one, 15, 0, 64, 1, 1};
 
 KERNEL(mix_kernel, MIX)
 KERNEL(mix_grad_kernel, MIX_GRAD)
-KERNEL(scan_kernel, SCAN)
-KERNEL(scan_grad_kernel, SCAN_GRAD)
 KERNEL(gated_scan_kernel, GATED_SCAN)
 KERNEL(gated_scan_grad_kernel, GATED_SCAN_GRAD)
 KERNEL(gated_mix_kernel, GATED_MIX)
 KERNEL(gated_mix_grad_kernel, GATED_MIX_GRAD)
 SHAPES(mix_shapes, 0, 0)
 SHAPES(mix_grad_shapes, 0, 1, 2)
-SHAPES(scan_grad_shapes, 0, 1)
 SHAPES(gated_scan_grad_shapes, 0)
 SHAPES(gated_mix_grad_shapes, 0, 1)
 
@@ -607,10 +572,6 @@ static const char* const mix_out[] = {"y: float", "den: float"};
 static const char* const mix_grad_in[] = {"k: float", "v: float", "e: float", "y: float", "den: float",
                                           "dy: float", "dden: float"};
 static const char* const mix_grad_out[] = {"dk: float", "dv: float", "de: float"};
-static const char* const scan_in[] = {"k: float", "v: float"};
-static const char* const scan_grad_in[] = {"k: float", "v: float", "y: float", "den: float", "dy: float",
-                                           "dden: float"};
-static const char* const scan_grad_out[] = {"dk: float", "dv: float"};
 static const char* const gated_scan_in[] = {"qkv: float"};
 static const char* const gated_mix_in[] = {"qkv: float", "e: float"};
 static const char* const gated_out[] = {"y: float", "ratio: float", "den: float"};
@@ -622,8 +583,6 @@ static const char* const gated_mix_grad_out[] = {"dqkv: float", "de: float"};
 static const OpDef OPS[] = {
     {"LeviathanAftMix", mix_in, 3, mix_out, 2, mix_shapes, mix_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftMixGrad", mix_grad_in, 7, mix_grad_out, 3, mix_grad_shapes, mix_grad_kernel, NULL, 0, NULL, NULL},
-    {"LeviathanAftScan", scan_in, 2, mix_out, 2, mix_shapes, scan_kernel, NULL, 0, NULL, NULL},
-    {"LeviathanAftScanGrad", scan_grad_in, 6, scan_grad_out, 2, scan_grad_shapes, scan_grad_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftScanGated", gated_scan_in, 1, gated_out, 3, gated_shapes, gated_scan_kernel, NULL, 0, NULL, NULL},
     {"LeviathanAftScanGatedGrad", gated_scan_grad_in, 5, gated_scan_grad_out, 1, gated_scan_grad_shapes,
      gated_scan_grad_kernel, NULL, 0, NULL, NULL},
@@ -635,6 +594,6 @@ static const OpDef OPS[] = {
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-aft")) {
     choose_variants();
-    register_ops("leviathan-aft", OPS, 8);
+    register_ops("leviathan-aft", OPS, 6);
   }
 }

@@ -14,10 +14,10 @@ import org.tensorflow.types.TInt32;
 /**
  * The fused CPU kernels of the AFT sums ({@code src/main/c/leviathan_aft.c}, loaded through
  * {@link NativeKernels}), each one op and one for its gradient: {@value #OP} for what {@link DyadicMix}
- * builds from a few hundred graph nodes per layer, and {@value #SCAN_OP} for aft-simple's running sums
- * ({@link AftOps#prefixScan}), in O(T C). Their gated forms ({@value #GATED_OP}, {@value #GATED_SCAN_OP}) take
- * the qkv projection's output as it is and return {@code sigmoid(q) ⊙ num / den}, so a training step has no
- * split of q, k and v, no concatenation of their gradients and no separate gate.
+ * builds from a few hundred graph nodes per layer. Its gated form {@value #GATED_OP}, and {@value #GATED_SCAN_OP}
+ * for aft-simple's running sums ({@link AftOps#prefixScan}, in O(T C)), take the qkv projection's output as it
+ * is and return {@code sigmoid(q) ⊙ num / den}: a training step has no split of q, k and v, no concatenation of
+ * their gradients and no separate gate.
  *
  * <p>The library is compiled by the build when a C compiler is present (Linux x86-64) and shipped in
  * this module's jar; TensorFlow loads it the first time a mixer asks for it. Without it, or with
@@ -27,8 +27,6 @@ import org.tensorflow.types.TInt32;
 final class NativeAft {
   static final String OP = "LeviathanAftMix";
   static final String GRAD_OP = "LeviathanAftMixGrad";
-  static final String SCAN_OP = "LeviathanAftScan";
-  static final String SCAN_GRAD_OP = "LeviathanAftScanGrad";
   static final String GATED_OP = "LeviathanAftMixGated";
   static final String GATED_GRAD_OP = "LeviathanAftMixGatedGrad";
   static final String GATED_SCAN_OP = "LeviathanAftScanGated";
@@ -43,8 +41,8 @@ final class NativeAft {
   static final int MIX_MAX_CONTEXT = 256;
 
   private static final NativeKernels.Availability AVAILABILITY =
-      NativeKernels.load(NativeAft.class, RESOURCE, Map.of(OP, GRAD_OP, SCAN_OP, SCAN_GRAD_OP, GATED_OP, GATED_GRAD_OP,
-          GATED_SCAN_OP, GATED_SCAN_GRAD_OP));
+      NativeKernels.load(NativeAft.class, RESOURCE, Map.of(OP, GRAD_OP, GATED_OP, GATED_GRAD_OP, GATED_SCAN_OP,
+          GATED_SCAN_GRAD_OP));
 
   private NativeAft() {}
 
@@ -65,14 +63,6 @@ final class NativeAft {
   }
 
   /**
-   * {@code num / den} of the running sums {@code sum_{t' <= t} exp(k_t' - m_t) [v_t'; 1]} (aft-simple, every
-   * weight 1) of keys and values {@code [B, T, C]}, {@code [B, T, C]}.
-   */
-  static Operand<TFloat32> scanRatio(Ops tf, Operand<TFloat32> keys, Operand<TFloat32> values) {
-    return fused(tf, SCAN_OP, "AftScan", keys, values);
-  }
-
-  /**
    * {@code sigmoid(q) ⊙ num / den} of {@link #ratio} for {@code qkv [B, T, 3C]} (q, k and v side by side, as the
    * projection gives them), {@code [B, T, C]}.
    */
@@ -80,7 +70,10 @@ final class NativeAft {
     return gated(tf, GATED_OP, "AftMixGated", qkv, c, e);
   }
 
-  /** {@code sigmoid(q) ⊙ num / den} of {@link #scanRatio} for {@code qkv [B, T, 3C]}, {@code [B, T, C]}. */
+  /**
+   * {@code sigmoid(q) ⊙ num / den} of the running sums {@code sum_{t' <= t} exp(k_t' - m_t) [v_t'; 1]}
+   * (aft-simple, every weight 1) for {@code qkv [B, T, 3C]}, {@code [B, T, C]}.
+   */
   static Operand<TFloat32> gatedScanRatio(Ops tf, Operand<TFloat32> qkv, int c) {
     return gated(tf, GATED_SCAN_OP, "AftScanGated", qkv, c);
   }

@@ -50,6 +50,7 @@ class NativeAftTest {
     }
   }
 
+  /** The gated scan on {@code concat(q, k, v)} against {@code sigmoid(q) ⊙} the graph's prefix scan. */
   @Test
   void scanSumsAndGradientsEqualTheGraphForm() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
@@ -58,9 +59,10 @@ class NativeAftTest {
     for (int[] k : cases) {
       for (double keyStd : new double[] {1.0, 60.0}) {
         Data d = Data.random(rnd, k[0], k[1], k[1], k[2], keyStd);
-        List<float[]> fused = runScan(d, true);
-        List<float[]> graph = runScan(d, false);
-        String[] names = {"output", "keys' gradient", "values' gradient"};
+        float[] q = gates(rnd, d);
+        List<float[]> fused = runScan(d, q, true);
+        List<float[]> graph = runScan(d, q, false);
+        String[] names = {"output", "q's gradient", "keys' gradient", "values' gradient"};
         for (int i = 0; i < names.length; i++) {
           assertClose(graph.get(i), fused.get(i), i == 0 ? 2e-5 : 2e-4,
               "scan " + names[i] + " of " + d.b + "x" + d.t + "x" + d.c + " (keys' spread " + keyStd + ")");
@@ -72,7 +74,7 @@ class NativeAftTest {
   @Test
   void scanIsCausalBitForBit() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
-    assertCausal(d -> runScan(d, true).get(0), new Random(15));
+    assertCausal(d -> runScan(d, d.r, true).get(0), new Random(15));
   }
 
   @Test
@@ -114,40 +116,42 @@ class NativeAftTest {
   }
 
   /**
-   * The gated ops on the projection's qkv as it is equal the split path: {@code sigmoid(q) ⊙} the plain fused
+   * The gated mix on the projection's qkv as it is equals the split path: {@code sigmoid(q) ⊙} the plain fused
    * op's ratio, with the gradients of q, k, v (through the one qkv input) and of the weights.
    */
   @Test
-  void gatedFormsEqualTheSplitForms() {
+  void gatedMixEqualsTheSplitForm() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
     Random rnd = new Random(16);
     int[][] cases = {{3, 13, 16, 5}, {2, 64, 64, 16}, {1, 1, 4, 3}, {2, 7, 7, 17}};
     for (int[] k : cases) {
       for (double keyStd : new double[] {1.0, 60.0}) {
         Data d = Data.random(rnd, k[0], k[1], k[2], k[3], keyStd);
-        float[] q = new float[d.k.length];
-        for (int i = 0; i < q.length; i++) {
-          q[i] = (float) (rnd.nextGaussian() * 4);
-        }
-        for (boolean scan : new boolean[] {false, true}) {
-          List<float[]> split = runGated(d, q, scan, false);
-          List<float[]> gated = runGated(d, q, scan, true);
-          String[] names = {"output", "q's gradient", "keys' gradient", "values' gradient", "weights' gradient"};
-          for (int i = 0; i < (scan ? 4 : 5); i++) {
-            assertClose(split.get(i), gated.get(i), i == 0 ? 1e-6 : 2e-5, (scan ? "gated scan " : "gated mix ") + names[i]
-                + " of " + d.b + "x" + d.t + "x" + d.c + " (keys' spread " + keyStd + ")");
-          }
+        float[] q = gates(rnd, d);
+        List<float[]> split = runGatedMix(d, q, false);
+        List<float[]> gated = runGatedMix(d, q, true);
+        String[] names = {"output", "q's gradient", "keys' gradient", "values' gradient", "weights' gradient"};
+        for (int i = 0; i < names.length; i++) {
+          assertClose(split.get(i), gated.get(i), i == 0 ? 1e-6 : 2e-5, "gated mix " + names[i]
+              + " of " + d.b + "x" + d.t + "x" + d.c + " (keys' spread " + keyStd + ")");
         }
       }
     }
   }
 
   @Test
-  void gatedFormsAreCausalBitForBit() {
+  void gatedMixIsCausalBitForBit() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
-    for (boolean scan : new boolean[] {false, true}) {
-      assertCausal(d -> runGated(d, d.r, scan, true).get(0), new Random(17));
+    assertCausal(d -> runGatedMix(d, d.r, true).get(0), new Random(17));
+  }
+
+  /** Gate inputs q of {@code d}'s shape, spread over sigmoid's flat ends too. */
+  private static float[] gates(Random rnd, Data d) {
+    float[] q = new float[d.k.length];
+    for (int i = 0; i < q.length; i++) {
+      q[i] = (float) (rnd.nextGaussian() * 4);
     }
+    return q;
   }
 
   @Test
@@ -203,27 +207,32 @@ class NativeAftTest {
     }
   }
 
-  /** Output y and the gradients of sum(y ⊙ r) for keys and values, by the fused scan or the graph's prefix scan. */
-  private static List<float[]> runScan(Data d, boolean fused) {
+  /**
+   * {@code sigmoid(q) ⊙ ratio} of aft-simple's running sums and the gradients of {@code sum(y ⊙ r)} for q, k and
+   * v: by the gated scan on {@code concat(q, k, v)}, or by the graph's prefix scan and a graph gate.
+   */
+  private static List<float[]> runScan(Data d, float[] qValues, boolean fused) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
+      Placeholder<TFloat32> q = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
       Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
       Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
       Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
       Operand<TFloat32> y;
       if (fused) {
-        y = NativeAft.scanRatio(tf, k, v);
+        y = NativeAft.gatedScanRatio(tf, tf.concat(List.of(q, k, v), tf.constant(-1)), d.c);
       } else {
         AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, k, 1, d.c), AftOps.splitLast(tf, v, 1, d.c), d.n);
-        y = tf.reshape(AftOps.ratio(tf, prefix.sums(), 1, -2), tf.shape(k));
+        y = tf.math.mul(tf.math.sigmoid(q), tf.reshape(AftOps.ratio(tf, prefix.sums(), 1, -2), tf.shape(k)));
       }
       Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
-      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {k.asOutput(), v.asOutput()});
-      try (TFloat32 kt = tensor(d.k, d.b, d.t, d.c); TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
-          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
-          Result res = s.runner().feed(k, kt).feed(v, vt).feed(r, rt).fetch(y).fetch(grads[0]).fetch(grads[1]).run()) {
+      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {q.asOutput(), k.asOutput(), v.asOutput()});
+      try (TFloat32 qt = tensor(qValues, d.b, d.t, d.c); TFloat32 kt = tensor(d.k, d.b, d.t, d.c);
+          TFloat32 vt = tensor(d.v, d.b, d.t, d.c); TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
+          Result res = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(r, rt).fetch(y).fetch(grads[0])
+              .fetch(grads[1]).fetch(grads[2]).run()) {
         List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
           out.add(values((TFloat32) res.get(i)));
         }
         return out;
@@ -232,10 +241,10 @@ class NativeAftTest {
   }
 
   /**
-   * {@code sigmoid(q) ⊙ ratio} of the mix (or the scan) and the gradients of {@code sum(y ⊙ r)} for q, k, v (and
-   * e): by the gated op on {@code concat(q, k, v)}, or by the plain fused op on k and v and a graph gate.
+   * {@code sigmoid(q) ⊙ ratio} of the mix and the gradients of {@code sum(y ⊙ r)} for q, k, v and e: by the
+   * gated op on {@code concat(q, k, v)}, or by the plain fused op on k and v and a graph gate.
    */
-  private static List<float[]> runGated(Data d, float[] qValues, boolean scan, boolean gated) {
+  private static List<float[]> runGatedMix(Data d, float[] qValues, boolean gated) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Placeholder<TFloat32> q = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
@@ -243,38 +252,23 @@ class NativeAftTest {
       Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
       Placeholder<TFloat32> e = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(d.n, d.n)));
       Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Operand<TFloat32> y;
-      if (gated) {
-        Operand<TFloat32> qkv = tf.concat(List.of(q, k, v), tf.constant(-1));
-        y = scan ? NativeAft.gatedScanRatio(tf, qkv, d.c) : NativeAft.gatedRatio(tf, qkv, e, d.c);
-      } else {
-        Operand<TFloat32> ratio = scan ? NativeAft.scanRatio(tf, k, v) : NativeAft.ratio(tf, k, v, e);
-        y = tf.math.mul(tf.math.sigmoid(q), ratio);
-      }
+      Operand<TFloat32> y = gated
+          ? NativeAft.gatedRatio(tf, tf.concat(List.of(q, k, v), tf.constant(-1)), e, d.c)
+          : tf.math.mul(tf.math.sigmoid(q), NativeAft.ratio(tf, k, v, e));
       Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
-      List<Output<?>> wrt = new ArrayList<>(List.of(q.asOutput(), k.asOutput(), v.asOutput()));
-      if (!scan) {
-        wrt.add(e.asOutput());
-      }
-      Output<?>[] grads = g.addGradients(loss.asOutput(), wrt.toArray(new Output<?>[0]));
+      Output<?>[] grads = g.addGradients(loss.asOutput(),
+          new Output<?>[] {q.asOutput(), k.asOutput(), v.asOutput(), e.asOutput()});
       try (TFloat32 qt = tensor(qValues, d.b, d.t, d.c); TFloat32 kt = tensor(d.k, d.b, d.t, d.c);
           TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
           TFloat32 et = TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false));
-          TFloat32 rt = tensor(d.r, d.b, d.t, d.c)) {
-        Session.Runner runner = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(r, rt).fetch(y);
-        if (!scan) {
-          runner.feed(e, et);
+          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
+          Result res = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(e, et).feed(r, rt).fetch(y)
+              .fetch(grads[0]).fetch(grads[1]).fetch(grads[2]).fetch(grads[3]).run()) {
+        List<float[]> out = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+          out.add(values((TFloat32) res.get(i)));
         }
-        for (Output<?> grad : grads) {
-          runner.fetch(grad);
-        }
-        try (Result res = runner.run()) {
-          List<float[]> out = new ArrayList<>();
-          for (int i = 0; i < res.size(); i++) {
-            out.add(values((TFloat32) res.get(i)));
-          }
-          return out;
-        }
+        return out;
       }
     }
   }
