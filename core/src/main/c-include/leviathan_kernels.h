@@ -371,6 +371,33 @@ static void same_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status, const 
   tf.DeleteShapeHandle(shape);
 }
 
+/*
+ * out := input 0's first two dimensions (batch, time) followed by its dimensions [from, to), input 0 being of
+ * rank `rank`: the shape of an output per position, e.g. [B, T, H, D] of qkv [B, T, 3, H, D].
+ */
+__attribute__((unused)) static void rows_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_t rank,
+                                               int64_t from, int64_t to, TF_ShapeHandle* out) {
+  TF_ShapeHandle* in = tf.NewShapeHandle();
+  TF_ShapeHandle* bt = tf.NewShapeHandle();
+  TF_ShapeHandle* tail = tf.NewShapeHandle();
+  tf.ShapeInferenceContextGetInput(ctx, 0, in, status);
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextWithRank(ctx, in, rank, in, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextSubshape(ctx, in, 0, 2, bt, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextSubshape(ctx, in, from, to, tail, status);
+  }
+  if (tf.GetCode(status) == TF_OK) {
+    tf.ShapeInferenceContextConcatenateShapes(ctx, bt, tail, out, status);
+  }
+  tf.DeleteShapeHandle(in);
+  tf.DeleteShapeHandle(bt);
+  tf.DeleteShapeHandle(tail);
+}
+
 static int lookup(void* library) {
 #define LOOKUP(field, symbol)                                  \
   if ((*(void**) &tf.field = dlsym(library, symbol)) == NULL) { \

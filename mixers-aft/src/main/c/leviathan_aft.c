@@ -541,30 +541,12 @@ SHAPES(gated_mix_grad_shapes, 0, 1)
 
 /* y, ratio and den [B, T, C] from qkv [B, T, 3, C]. */
 static void gated_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  TF_ShapeHandle* qkv = tf.NewShapeHandle();
-  TF_ShapeHandle* bt = tf.NewShapeHandle();
-  TF_ShapeHandle* c = tf.NewShapeHandle();
   TF_ShapeHandle* rows = tf.NewShapeHandle();
-  tf.ShapeInferenceContextGetInput(ctx, 0, qkv, status);
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextWithRank(ctx, qkv, 4, qkv, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextSubshape(ctx, qkv, 0, 2, bt, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextSubshape(ctx, qkv, 3, 4, c, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextConcatenateShapes(ctx, bt, c, rows, status);
-  }
+  rows_shape(ctx, status, 4, 3, 4, rows);
   for (int i = 0; i < 3 && tf.GetCode(status) == TF_OK; i++) {
     tf.ShapeInferenceContextSetOutput(ctx, i, rows, status);
   }
-  TF_ShapeHandle* handles[] = {qkv, bt, c, rows};
-  for (int i = 0; i < 4; i++) {
-    tf.DeleteShapeHandle(handles[i]);
-  }
+  tf.DeleteShapeHandle(rows);
 }
 
 static const char* const mix_in[] = {"k: float", "v: float", "e: float"};

@@ -436,30 +436,11 @@ static void attention_grad_kernel(void* kernel, TF_OpKernelContext* ctx) {
 
 /* y [B, T, H, D] and lse [B, T, H] from qkv [B, T, 3, H, D]. */
 static void attention_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  TF_ShapeHandle* qkv = tf.NewShapeHandle();
-  TF_ShapeHandle* bt = tf.NewShapeHandle();
-  TF_ShapeHandle* hd = tf.NewShapeHandle();
-  TF_ShapeHandle* h = tf.NewShapeHandle();
   TF_ShapeHandle* y = tf.NewShapeHandle();
   TF_ShapeHandle* lse = tf.NewShapeHandle();
-  tf.ShapeInferenceContextGetInput(ctx, 0, qkv, status);
+  rows_shape(ctx, status, 5, 3, 5, y);
   if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextWithRank(ctx, qkv, 5, qkv, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextSubshape(ctx, qkv, 0, 2, bt, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextSubshape(ctx, qkv, 3, 5, hd, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextSubshape(ctx, qkv, 3, 4, h, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextConcatenateShapes(ctx, bt, hd, y, status);
-  }
-  if (tf.GetCode(status) == TF_OK) {
-    tf.ShapeInferenceContextConcatenateShapes(ctx, bt, h, lse, status);
+    rows_shape(ctx, status, 5, 3, 4, lse);
   }
   if (tf.GetCode(status) == TF_OK) {
     tf.ShapeInferenceContextSetOutput(ctx, 0, y, status);
@@ -467,10 +448,8 @@ static void attention_shapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   if (tf.GetCode(status) == TF_OK) {
     tf.ShapeInferenceContextSetOutput(ctx, 1, lse, status);
   }
-  TF_ShapeHandle* handles[] = {qkv, bt, hd, h, y, lse};
-  for (int i = 0; i < 6; i++) {
-    tf.DeleteShapeHandle(handles[i]);
-  }
+  tf.DeleteShapeHandle(y);
+  tf.DeleteShapeHandle(lse);
 }
 
 SHAPES(attention_grad_shapes, 0)
