@@ -440,9 +440,7 @@ final class AftOps {
 
   /** {@code x} with its last axis split into {@code [K, D]}. */
   static Operand<TFloat32> splitLast(Ops tf, Operand<TFloat32> x, int keys, int d) {
-    int rank = x.shape().numDimensions();
-    Operand<TInt32> lead = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {rank - 1}));
-    return tf.reshape(x, tf.concat(List.of(lead, tf.constant(new int[] {keys, d})), tf.constant(0)));
+    return tf.reshape(x, Layers.withLastDims(tf, x, keys, d));
   }
 
   /** Position {@code t - 1} of {@code x [B, T, ...]} (rank 4), without the time axis. */

@@ -2,14 +2,10 @@ package dev.leviathan.aft;
 
 import dev.leviathan.core.ops.Layers;
 import dev.leviathan.core.ops.NativeKernels;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 
 /**
  * The fused CPU kernels of the AFT sums ({@code src/main/c/leviathan_aft.c}, loaded through
@@ -67,7 +63,7 @@ final class NativeAft {
    * projection gives them), {@code [B, T, C]}.
    */
   static Operand<TFloat32> gatedRatio(Ops tf, Operand<TFloat32> qkv, Operand<TFloat32> e, int c) {
-    return gated(tf, GATED_OP, "AftMixGated", qkv, c, e);
+    return gated(tf, GATED_OP, "AftMixGated", c, qkv, e);
   }
 
   /**
@@ -75,22 +71,17 @@ final class NativeAft {
    * (aft-simple, every weight 1) for {@code qkv [B, T, 3C]}, {@code [B, T, C]}.
    */
   static Operand<TFloat32> gatedScanRatio(Ops tf, Operand<TFloat32> qkv, int c) {
-    return gated(tf, GATED_SCAN_OP, "AftScanGated", qkv, c);
+    return gated(tf, GATED_SCAN_OP, "AftScanGated", c, qkv);
   }
 
+  /** Output 0 of the gated op {@code type} of {@code inputs}, the first of them qkv {@code [B, T, 3C]}. */
   @SafeVarargs
-  private static Operand<TFloat32> gated(Ops tf, String type, String name, Operand<TFloat32> qkv, int c,
-      Operand<TFloat32>... more) {
+  private static Operand<TFloat32> gated(Ops tf, String type, String name, int c, Operand<TFloat32>... inputs) {
     AVAILABILITY.require("the native AFT kernels are not loaded");
-    Operand<TInt32> bt = tf.slice(tf.shape(qkv), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-    Operand<TFloat32> packed = tf.reshape(qkv, tf.concat(List.of(bt, tf.constant(new int[] {3, c})), tf.constant(0)));
-    List<Operand<TFloat32>> inputs = new ArrayList<>();
-    inputs.add(packed);
-    inputs.addAll(Arrays.asList(more));
-    @SuppressWarnings("unchecked")
-    Operand<TFloat32>[] array = inputs.toArray(new Operand[0]);
-    Operand<TFloat32> y = NativeKernels.builder(tf, type, name, array).build().output(0);
-    return tf.reshape(y, Layers.withLastDim(tf, qkv, c));
+    Operand<TFloat32>[] in = inputs.clone();
+    in[0] = AftOps.splitLast(tf, inputs[0], 3, c); // [B, T, 3, C]
+    Operand<TFloat32> y = NativeKernels.builder(tf, type, name, in).build().output(0);
+    return tf.reshape(y, Layers.withLastDim(tf, inputs[0], c));
   }
 
   @SafeVarargs

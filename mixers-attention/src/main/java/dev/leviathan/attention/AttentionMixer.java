@@ -126,22 +126,20 @@ public final class AttentionMixer implements TokenMixerProvider {
       if (!fused) {
         return prefill(x).output();
       }
-      Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
-      Operand<TInt32> bt = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-      Operand<TFloat32> split = tf.reshape(qkv,
-          tf.concat(List.of(bt, tf.constant(new int[] {3, heads, width / heads})), tf.constant(0)));
-      Operand<TFloat32> y = tf.reshape(NativeAttention.attend(tf, split), Layers.withLastDim(tf, x, width));
+      Operand<TFloat32> y = tf.reshape(NativeAttention.attend(tf, qkvHeads(x)), Layers.withLastDim(tf, x, width));
       return Layers.linear(tf, y, wo, bo);
+    }
+
+    /** The projection {@code x W_qkv + b_qkv} with its last axis split into {@code [3, H, D]}. */
+    private Operand<TFloat32> qkvHeads(Operand<TFloat32> x) {
+      Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
+      return tf.reshape(qkv, Layers.withLastDims(tf, qkv, 3, heads, width / heads));
     }
 
     @Override
     public Step prefill(Operand<TFloat32> x) {
-      Operand<TFloat32> qkv = Layers.linear(tf, x, wqkv, bqkv);
       // one transpose for q, k and v together: [B, T, 3, H, D] -> [3, B, H, T, D]
-      Operand<TInt32> bt = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-      Operand<TFloat32> split = tf.reshape(qkv,
-          tf.concat(List.of(bt, tf.constant(new int[] {3, heads, width / heads})), tf.constant(0)));
-      var parts = tf.unstack(tf.linalg.transpose(split, tf.constant(new int[] {2, 0, 3, 1, 4})), 3L).output();
+      var parts = tf.unstack(tf.linalg.transpose(qkvHeads(x), tf.constant(new int[] {2, 0, 3, 1, 4})), 3L).output();
       // the 1/sqrt(d) scale goes on q ([B, H, T, D]) rather than on the scores ([B, H, T, T])
       Operand<TFloat32> q = tf.math.mul(parts.get(0), tf.constant(scale));
       Operand<TFloat32> k = parts.get(1);

@@ -217,7 +217,6 @@ public final class BenchWorker {
     dev.leviathan.trainer.AtomicFiles.write(txt, p.summary(nodes, stepMs, 25));
   }
 
-  /** CPU time of this process so far, all threads, in nanoseconds; -1 where the JVM cannot tell. */
   /** The median (mean of the two middle values for an even count). */
   static double median(double[] values) {
     double[] s = values.clone();

@@ -46,9 +46,17 @@ public final class Layers {
 
   /** The run-time shape of {@code x} with its last dimension replaced by {@code last}. */
   public static Operand<TInt32> withLastDim(Ops tf, Operand<?> x, int last) {
+    return withLastDims(tf, x, last);
+  }
+
+  /**
+   * The run-time shape of {@code x} with its last dimension replaced by the dimensions {@code last}: the shape
+   * that splits the last axis, e.g. {@code [B, T, 3C] -> [B, T, 3, H, D]}.
+   */
+  public static Operand<TInt32> withLastDims(Ops tf, Operand<?> x, int... last) {
     int rank = x.shape().numDimensions();
     Operand<TInt32> lead = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {rank - 1}));
-    return tf.concat(List.of(lead, tf.constant(new int[] {last})), tf.constant(0));
+    return tf.concat(List.of(lead, tf.constant(last)), tf.constant(0));
   }
 
   /** Dimension {@code axis} of {@code x} at run time, as a scalar. */
