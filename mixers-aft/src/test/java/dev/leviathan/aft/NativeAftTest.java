@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -143,6 +147,35 @@ class NativeAftTest {
   void gatedMixIsCausalBitForBit() {
     assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
     assertCausal(d -> runGatedMix(d, d.r, true).get(0), new Random(17));
+  }
+
+  /**
+   * The kernels split a batch over threads of their own, with each part's scratch and weight sums apart: calls
+   * from several threads at once, each in its own session, give the numbers of a call alone, bit for bit,
+   * values and gradients.
+   */
+  @Test
+  void callsFromManyThreadsAtOnceGiveTheNumbersOfOneCall() throws Exception {
+    assumeTrue(NativeAft.loaded(), NativeAft.availability().reason());
+    Random rnd = new Random(18);
+    Data d = Data.random(rnd, 6, 32, 32, 24, 3.0);
+    float[] q = gates(rnd, d);
+    List<float[]> alone = runGatedMix(d, q, true);
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<List<float[]>>> runs = new ArrayList<>();
+      for (int i = 0; i < 24; i++) {
+        runs.add(pool.submit(() -> runGatedMix(d, q, true)));
+      }
+      for (var run : runs) {
+        List<float[]> out = run.get();
+        for (int i = 0; i < alone.size(); i++) {
+          assertTrue(Arrays.equals(alone.get(i), out.get(i)), "output " + i + " differs from a call alone");
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   /** Gate inputs q of {@code d}'s shape, spread over sigmoid's flat ends too. */
