@@ -143,7 +143,7 @@ final class TrainCommand implements Callable<Integer> {
     if (installSignalHandler) {
       SignalStop.install(trainer::requestStop, new AtomicBoolean(), "writing a checkpoint and stopping", stderr);
     }
-    Devices.Placement placement = Devices.place(device);
+    Devices.Placement placement = Devices.place(spec.runtime());
     stdout.println(placement.describe());
     RunMetadata launch = RunMetadata.launched("leviathan train " + String.join(" ", commandLine()), placement);
     if (clusterSpec != null) {

@@ -70,6 +70,8 @@ final class ConfigFile {
   @JsonProperty("intra-op-threads") public int intraOpThreads = 0;
   /** Ops run in parallel; 0 = all cores. */
   @JsonProperty("inter-op-threads") public int interOpThreads = 0;
+  /** TensorFlow's idle threads spin before they sleep. */
+  @JsonProperty("thread-spinning") public boolean threadSpinning = false;
 
   /** The spec these keys describe; each part checks its ranges and names the key that is wrong. */
   @SuppressWarnings("unchecked")
@@ -105,7 +107,7 @@ final class ConfigFile {
     OptimizerSpec optimizer = new OptimizerSpec(lr, minLr, warmup, decaySteps, weightDecay, beta1, beta2, eps, gradClip);
     ScheduleSpec schedule = new ScheduleSpec(batch, steps, evalInterval, evalIters, checkpointInterval, sampleTokens,
         seed, allowNoncausal);
-    RuntimeSpec runtime = new RuntimeSpec(intraOpThreads, interOpThreads, Devices.Choice.AUTO);
+    RuntimeSpec runtime = new RuntimeSpec(intraOpThreads, interOpThreads, threadSpinning, Devices.Choice.AUTO);
     return new RunSpec(model, dataSpec, optimizer, schedule, runtime);
   }
 
@@ -153,6 +155,7 @@ final class ConfigFile {
     f.allowNoncausal = s.allowNoncausal();
     f.intraOpThreads = spec.runtime().intraOpThreads();
     f.interOpThreads = spec.runtime().interOpThreads();
+    f.threadSpinning = spec.runtime().threadSpinning();
     return f;
   }
 

@@ -125,12 +125,15 @@ public final class Devices {
   }
 
   /**
-   * Where a session configured for {@code choice} runs the model.
+   * Where a session of {@code runtime} runs the model. The session it opens to find out is the same as the
+   * run's ({@link ModelRuntime#sessionConfig}): TensorFlow's thread pools are per process and take their
+   * settings from the first session, so a session with other settings opened first would set them for the run.
    *
-   * @throws ConfigException when {@code choice} is {@code gpu} and TensorFlow sees no GPU
+   * @throws ConfigException when the runtime's device is {@code gpu} and TensorFlow sees no GPU
    */
-  public static Placement place(Choice choice) {
-    List<Device> devices = list(configure(ConfigProto.newBuilder(), choice).build());
+  public static Placement place(RuntimeSpec runtime) {
+    Choice choice = runtime.device();
+    List<Device> devices = list(ModelRuntime.sessionConfig(runtime));
     boolean gpu = devices.stream().anyMatch(Device::isGpu);
     if (choice == Choice.GPU && !gpu) {
       throw new ConfigException("--device gpu: TensorFlow sees no GPU (devices: "

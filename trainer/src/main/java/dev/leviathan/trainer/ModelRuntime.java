@@ -154,6 +154,9 @@ public final class ModelRuntime implements AutoCloseable {
     if (runtime.interOpThreads() > 0) {
       cp.setInterOpParallelismThreads(runtime.interOpThreads());
     }
+    if (!runtime.threadSpinning()) {
+      cp.getExperimentalBuilder().setDisableThreadSpinning(true);
+    }
     return cp.build();
   }
 

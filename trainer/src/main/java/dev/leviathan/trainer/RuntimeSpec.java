@@ -8,13 +8,15 @@ import java.util.Optional;
  *
  * @param intraOpThreads threads inside one op; 0 = all cores
  * @param interOpThreads ops run in parallel; 0 = all cores
+ * @param threadSpinning whether TensorFlow's idle threads spin for a while before they sleep (off: they sleep
+ *     at once, which left more of two cores to the ops at the nanoGPT preset; docs/results.md)
  * @param device where the model runs ({@code --device}; not a config key)
  * @param cluster the workers of a data-parallel run and this process's task, or null for one process
  *     ({@code TF_CONFIG} or {@code --cluster/--task}; not a config key)
  * @param collectiveTimeoutSeconds how long a worker waits for the others at a step's all-reduce
  */
-public record RuntimeSpec(int intraOpThreads, int interOpThreads, Devices.Choice device, ClusterSpec cluster,
-    float collectiveTimeoutSeconds) {
+public record RuntimeSpec(int intraOpThreads, int interOpThreads, boolean threadSpinning, Devices.Choice device,
+    ClusterSpec cluster, float collectiveTimeoutSeconds) {
   /** The default wait for the other workers at a step. */
   public static final float DEFAULT_COLLECTIVE_TIMEOUT_SECONDS = 60f;
 
@@ -28,17 +30,18 @@ public record RuntimeSpec(int intraOpThreads, int interOpThreads, Devices.Choice
   }
 
   /** One process. */
-  public RuntimeSpec(int intraOpThreads, int interOpThreads, Devices.Choice device) {
-    this(intraOpThreads, interOpThreads, device, null, DEFAULT_COLLECTIVE_TIMEOUT_SECONDS);
+  public RuntimeSpec(int intraOpThreads, int interOpThreads, boolean threadSpinning, Devices.Choice device) {
+    this(intraOpThreads, interOpThreads, threadSpinning, device, null, DEFAULT_COLLECTIVE_TIMEOUT_SECONDS);
   }
 
   public RuntimeSpec withDevice(Devices.Choice newDevice) {
-    return new RuntimeSpec(intraOpThreads, interOpThreads, newDevice, cluster, collectiveTimeoutSeconds);
+    return new RuntimeSpec(intraOpThreads, interOpThreads, threadSpinning, newDevice, cluster,
+        collectiveTimeoutSeconds);
   }
 
   /** This runtime as task {@code spec.task()} of {@code spec} (null: one process). */
   public RuntimeSpec withCluster(ClusterSpec spec, float timeoutSeconds) {
-    return new RuntimeSpec(intraOpThreads, interOpThreads, device, spec, timeoutSeconds);
+    return new RuntimeSpec(intraOpThreads, interOpThreads, threadSpinning, device, spec, timeoutSeconds);
   }
 
   /** The cluster, when this is a data-parallel run. */

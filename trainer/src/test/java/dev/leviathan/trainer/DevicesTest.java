@@ -43,7 +43,7 @@ class DevicesTest {
     ConfigProto cpuOnly = Devices.configure(ConfigProto.newBuilder(), Devices.Choice.CPU).build();
     assertEquals(0, cpuOnly.getDeviceCountOrThrow("GPU"));
     assertTrue(Devices.list(cpuOnly).stream().noneMatch(Devices.Device::isGpu));
-    Devices.Placement p = Devices.place(Devices.Choice.CPU);
+    Devices.Placement p = Devices.place(new RuntimeSpec(0, 0, false, Devices.Choice.CPU));
     assertFalse(p.gpu());
     assertEquals("CPU (CPU:0)", p.modelDevice() + " (" + p.primary() + ")");
     assertTrue(p.describe().startsWith("devices: CPU:0 (GPUs hidden by --device cpu) | model runs on: CPU"),
@@ -52,7 +52,7 @@ class DevicesTest {
 
   @Test
   void autoRunsOnTheGpuExactlyWhenOneIsVisible() {
-    Devices.Placement p = Devices.place(Devices.Choice.AUTO);
+    Devices.Placement p = Devices.place(new RuntimeSpec(0, 0, false, Devices.Choice.AUTO));
     assertEquals(gpuVisible(), p.gpu());
     assertEquals(p.gpu() ? "GPU:0" : "CPU:0", p.primary());
     assertFalse(Devices.configure(ConfigProto.newBuilder(), Devices.Choice.AUTO).build().containsDeviceCount("GPU"));
@@ -61,7 +61,8 @@ class DevicesTest {
   @Test
   void gpuIsRefusedInOneLineWhenNoGpuIsVisible() {
     assumeTrue(!gpuVisible(), "this host has a GPU");
-    ConfigException e = assertThrows(ConfigException.class, () -> Devices.place(Devices.Choice.GPU));
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Devices.place(new RuntimeSpec(0, 0, false, Devices.Choice.GPU)));
     assertTrue(e.getMessage().startsWith("--device gpu: TensorFlow sees no GPU (devices: CPU:0); "), e.getMessage());
     assertEquals(1, e.getMessage().lines().count());
   }
@@ -69,9 +70,26 @@ class DevicesTest {
   @Test
   void gpuRunsOnGpuZeroWhenOneIsVisible() {
     assumeTrue(gpuVisible(), "no GPU on this host");
-    Devices.Placement p = Devices.place(Devices.Choice.GPU);
+    Devices.Placement p = Devices.place(new RuntimeSpec(0, 0, false, Devices.Choice.GPU));
     assertTrue(p.gpu());
     assertTrue(p.describe().contains("| model runs on: GPU (GPU:0)"), p.describe());
+  }
+
+  /** The thread keys of a config reach the session (and the placement's session, which TensorFlow's pools follow). */
+  @Test
+  void threadSettingsReachTheSessionConfig() {
+    RunSpec defaults = ConfigLoader.load(null, List.of());
+    ConfigProto plain = ModelRuntime.sessionConfig(defaults.runtime());
+    assertTrue(plain.getExperimental().getDisableThreadSpinning(), "idle threads sleep at once by default");
+    assertEquals(0, plain.getIntraOpParallelismThreads());
+    assertEquals(0, plain.getInterOpParallelismThreads());
+    RunSpec set = ConfigLoader.load(null, List.of("thread-spinning=true", "intra-op-threads=1", "inter-op-threads=2"));
+    ConfigProto c = ModelRuntime.sessionConfig(set.runtime().withDevice(Devices.Choice.CPU));
+    assertFalse(c.getExperimental().getDisableThreadSpinning());
+    assertEquals(1, c.getIntraOpParallelismThreads());
+    assertEquals(2, c.getInterOpParallelismThreads());
+    assertEquals(0, c.getDeviceCountOrThrow("GPU"));
+    assertTrue(ConfigLoader.toYaml(set).contains("thread-spinning: true"), "the run's config.yaml keeps the key");
   }
 
   @Test

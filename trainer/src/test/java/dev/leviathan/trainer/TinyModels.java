@@ -101,7 +101,7 @@ final class TinyModels {
    */
   static ModelRuntime runtime(ModelConfig config, long seed) {
     ModelRuntime rt = new ModelRuntime(ResolvedModel.resolve(config, registry()),
-        ConfigLoader.load(null, List.of()).optimizer(), new RuntimeSpec(1, 1, Devices.Choice.AUTO), false);
+        ConfigLoader.load(null, List.of()).optimizer(), new RuntimeSpec(1, 1, false, Devices.Choice.AUTO), false);
     rt.initialize(seed);
     Map<String, float[]> values = rt.parameters().read(rt.session());
     Map<String, float[]> scaled = new HashMap<>();
