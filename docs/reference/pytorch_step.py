@@ -13,7 +13,8 @@ of a 65-symbol vocabulary. Token mixers:
               0 outside it, causal
   mlgru       the recurrence as a plain loop over time, full precision (no ternary weights)
 
-Usage (one configuration per process, like bench):
+Needs PyTorch (`pip install torch`; docs/results.md used 2.13.0+cpu). Usage (one configuration per process,
+like bench):
   python3 pytorch_step.py --mixer attention --context 64 --batch 12 --width 128 --layers 4 \
       --warmup 3 --steps 30 --threads 2
 
