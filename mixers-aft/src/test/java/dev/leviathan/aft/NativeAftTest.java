@@ -12,6 +12,7 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -217,27 +218,8 @@ class NativeAftTest {
 
   /** Output y and the gradients of sum(y ⊙ r) for keys, values and weights, by the fused or the graph form. */
   private static List<float[]> run(Data d, boolean fused) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
-      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> e = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(d.n, d.n)));
-      Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Operand<TFloat32> y = fused ? NativeAft.ratio(tf, k, v, e) : new DyadicMix(tf, e, d.n).ratio(k, v, d.n);
-      Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
-      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {k.asOutput(), v.asOutput(), e.asOutput()});
-      try (TFloat32 kt = tensor(d.k, d.b, d.t, d.c); TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
-          TFloat32 et = TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false));
-          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
-          Result res = s.runner().feed(k, kt).feed(v, vt).feed(e, et).feed(r, rt).fetch(y).fetch(grads[0])
-              .fetch(grads[1]).fetch(grads[2]).run()) {
-        List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-          out.add(values((TFloat32) res.get(i)));
-        }
-        return out;
-      }
-    }
+    return outputAndGradients(d, (tf, in) -> fused ? NativeAft.ratio(tf, in.get(0), in.get(1), in.get(2))
+        : new DyadicMix(tf, in.get(2), d.n).ratio(in.get(0), in.get(1), d.n), d.k, d.v, d.e);
   }
 
   /**
@@ -245,32 +227,15 @@ class NativeAftTest {
    * v: by the gated scan on {@code concat(q, k, v)}, or by the graph's prefix scan and a graph gate.
    */
   private static List<float[]> runScan(Data d, float[] qValues, boolean fused) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
-      Placeholder<TFloat32> q = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Operand<TFloat32> y;
+    return outputAndGradients(d, (tf, in) -> {
+      Operand<TFloat32> q = in.get(0), k = in.get(1), v = in.get(2);
       if (fused) {
-        y = NativeAft.gatedScanRatio(tf, tf.concat(List.of(q, k, v), tf.constant(-1)), d.c);
-      } else {
-        AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, k, 1, d.c), AftOps.splitLast(tf, v, 1, d.c), d.n);
-        y = tf.math.mul(tf.math.sigmoid(q), tf.reshape(AftOps.ratio(tf, prefix.sums(), 1, -2), tf.shape(k)));
+        return NativeAft.gatedScanRatio(tf, tf.concat(List.of(q, k, v), tf.constant(-1)), d.c);
       }
-      Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
-      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {q.asOutput(), k.asOutput(), v.asOutput()});
-      try (TFloat32 qt = tensor(qValues, d.b, d.t, d.c); TFloat32 kt = tensor(d.k, d.b, d.t, d.c);
-          TFloat32 vt = tensor(d.v, d.b, d.t, d.c); TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
-          Result res = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(r, rt).fetch(y).fetch(grads[0])
-              .fetch(grads[1]).fetch(grads[2]).run()) {
-        List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-          out.add(values((TFloat32) res.get(i)));
-        }
-        return out;
-      }
-    }
+      AftOps.Prefix prefix = AftOps.prefixScan(tf, AftOps.splitLast(tf, k, 1, d.c), AftOps.splitLast(tf, v, 1, d.c),
+          d.n);
+      return tf.math.mul(tf.math.sigmoid(q), tf.reshape(AftOps.ratio(tf, prefix.sums(), 1, -2), tf.shape(k)));
+    }, qValues, d.k, d.v);
   }
 
   /**
@@ -278,30 +243,55 @@ class NativeAftTest {
    * gated op on {@code concat(q, k, v)}, or by the plain fused op on k and v and a graph gate.
    */
   private static List<float[]> runGatedMix(Data d, float[] qValues, boolean gated) {
+    return outputAndGradients(d, (tf, in) -> gated
+        ? NativeAft.gatedRatio(tf, tf.concat(List.of(in.get(0), in.get(1), in.get(2)), tf.constant(-1)), in.get(3), d.c)
+        : tf.math.mul(tf.math.sigmoid(in.get(0)), NativeAft.ratio(tf, in.get(1), in.get(2), in.get(3))),
+        qValues, d.k, d.v, d.e);
+  }
+
+  /**
+   * {@code y = form(inputs)} and the gradients of {@code sum(y ⊙ d.r)} for every input, in their order. {@code d.e}
+   * is fed as the weights {@code [n, n]}; every other input as a sequence tensor {@code [b, t, c]}, through a
+   * placeholder of unknown batch and time.
+   */
+  private static List<float[]> outputAndGradients(Data d,
+      BiFunction<Ops, List<Operand<TFloat32>>, Operand<TFloat32>> form, float[]... inputs) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Placeholder<TFloat32> q = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Placeholder<TFloat32> e = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(d.n, d.n)));
+      List<Operand<TFloat32>> in = new ArrayList<>();
+      Output<?>[] wrt = new Output<?>[inputs.length];
+      for (int i = 0; i < inputs.length; i++) {
+        Shape shape = inputs[i] == d.e ? Shape.of(d.n, d.n) : Shape.of(-1, -1, d.c);
+        Placeholder<TFloat32> p = tf.placeholder(TFloat32.class, Placeholder.shape(shape));
+        in.add(p);
+        wrt[i] = p.asOutput();
+      }
       Placeholder<TFloat32> r = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, d.c)));
-      Operand<TFloat32> y = gated
-          ? NativeAft.gatedRatio(tf, tf.concat(List.of(q, k, v), tf.constant(-1)), e, d.c)
-          : tf.math.mul(tf.math.sigmoid(q), NativeAft.ratio(tf, k, v, e));
+      Operand<TFloat32> y = form.apply(tf, in);
       Operand<TFloat32> loss = tf.sum(tf.math.mul(y, r), tf.constant(new int[] {0, 1, 2}));
-      Output<?>[] grads = g.addGradients(loss.asOutput(),
-          new Output<?>[] {q.asOutput(), k.asOutput(), v.asOutput(), e.asOutput()});
-      try (TFloat32 qt = tensor(qValues, d.b, d.t, d.c); TFloat32 kt = tensor(d.k, d.b, d.t, d.c);
-          TFloat32 vt = tensor(d.v, d.b, d.t, d.c);
-          TFloat32 et = TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false));
-          TFloat32 rt = tensor(d.r, d.b, d.t, d.c);
-          Result res = s.runner().feed(q, qt).feed(k, kt).feed(v, vt).feed(e, et).feed(r, rt).fetch(y)
-              .fetch(grads[0]).fetch(grads[1]).fetch(grads[2]).fetch(grads[3]).run()) {
-        List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < 5; i++) {
-          out.add(values((TFloat32) res.get(i)));
+      Output<?>[] grads = g.addGradients(loss.asOutput(), wrt);
+      List<TFloat32> fed = new ArrayList<>();
+      try {
+        Session.Runner runner = s.runner();
+        for (int i = 0; i < inputs.length; i++) {
+          fed.add(inputs[i] == d.e ? TFloat32.tensorOf(Shape.of(d.n, d.n), DataBuffers.of(d.e, true, false))
+              : tensor(inputs[i], d.b, d.t, d.c));
+          runner.feed(in.get(i), fed.get(i));
         }
-        return out;
+        fed.add(tensor(d.r, d.b, d.t, d.c));
+        runner.feed(r, fed.get(inputs.length)).fetch(y);
+        for (Output<?> grad : grads) {
+          runner.fetch(grad);
+        }
+        try (Result res = runner.run()) {
+          List<float[]> out = new ArrayList<>();
+          for (int i = 0; i <= inputs.length; i++) {
+            out.add(values((TFloat32) res.get(i)));
+          }
+          return out;
+        }
+      } finally {
+        fed.forEach(TFloat32::close);
       }
     }
   }
