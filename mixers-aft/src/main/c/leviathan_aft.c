@@ -513,12 +513,12 @@ static void gated_mix_grad_one(const Work* w, size_t o) {
                           (int) w->n, (int) w->c, w->out[0] + 3 * o, w->weights_out, w->scratch);
 }
 
-/* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int mix_sequences[] = {1};
 static const int mix_grad_sequences[] = {1, 3, 4, 5, 6};
 static const Spec MIX = {"LeviathanAftMix", 3, mix_sequences, 1, 2, 2, 0, mix_one, 4, 3, 64, 0, 0};
 static const Spec MIX_GRAD = {"LeviathanAftMixGrad", 7, mix_grad_sequences, 5, 2, 3, 1, mix_grad_one, 10, 0, 64,
                               0, 0};
+/* The scans are O(T C) per call and take one thread: a thread would cost about as much as the work. */
 static const int gated_scan_grad_sequences[] = {1, 2, 3, 4};
 static const int gated_mix_grad_sequences[] = {2, 3, 4, 5};
 static const Spec GATED_SCAN = {"LeviathanAftScanGated", 1, NULL, 0, -1, 3, 0, gated_scan_one, 0, 2, 1, 1, 0};
@@ -576,6 +576,6 @@ static const OpDef OPS[] = {
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-aft")) {
     choose_variants();
-    register_ops("leviathan-aft", OPS, 6);
+    register_ops("leviathan-aft", OPS, (int) (sizeof OPS / sizeof OPS[0]));
   }
 }

@@ -468,6 +468,6 @@ static const OpDef OPS[] = {
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-attention")) {
     choose_variants();
-    register_ops("leviathan-attention", OPS, 2);
+    register_ops("leviathan-attention", OPS, (int) (sizeof OPS / sizeof OPS[0]));
   }
 }

@@ -95,6 +95,6 @@ static const OpDef OPS[] = {
 __attribute__((constructor)) static void register_kernels(void) {
   if (tf_api("leviathan-mml")) {
     choose_variants();
-    register_ops("leviathan-mml", OPS, 2);
+    register_ops("leviathan-mml", OPS, (int) (sizeof OPS / sizeof OPS[0]));
   }
 }
